@@ -1,0 +1,52 @@
+//===- QuantizedWeight.h - Group-quantized weights --------------*- C++ -*-===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The numeric meaning of a group-quantized weight, shared by the constant
+// folder, the tools and the tests:
+//
+//   W[n, k] = (codes[n, k] - zeros[n, g(k)]) * scales[n, g(k)]
+//   g(k)    = gIdx[k] if a group index is given, else k / groupSize
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QWHA_QUANT_QUANTIZEDWEIGHT_H
+#define QWHA_QUANT_QUANTIZEDWEIGHT_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+
+namespace qwha::quant {
+
+/// A read-only view of a quantized weight of `rows` x `cols` codes, stored
+/// row-major and unpacked (one code per byte).
+struct QuantizedWeightView {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  /// Columns per group; `cols` for a per-channel grid.
+  int64_t groupSize = 0;
+  unsigned bits = 0;
+  llvm::ArrayRef<uint8_t> codes;  ///< rows * cols
+  llvm::ArrayRef<float> scales;   ///< rows * numGroups()
+  llvm::ArrayRef<float> zeros;    ///< rows * numGroups()
+  llvm::ArrayRef<int32_t> gIdx;   ///< empty, or cols entries in [0, G)
+
+  int64_t numGroups() const { return groupSize ? cols / groupSize : 0; }
+};
+
+/// Checks sizes, group size, code range and the group index; the message
+/// names the first thing that is wrong.
+llvm::Error validate(const QuantizedWeightView &weight);
+
+/// Writes the float weight (rows * cols values, row-major) into `out`.
+/// Validates first and returns the same errors as validate().
+llvm::Error dequantize(const QuantizedWeightView &weight,
+                       llvm::MutableArrayRef<float> out);
+
+} // namespace qwha::quant
+
+#endif // QWHA_QUANT_QUANTIZEDWEIGHT_H

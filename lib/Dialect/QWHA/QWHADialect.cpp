@@ -1,0 +1,35 @@
+//===- QWHADialect.cpp - QWHA dialect -------------------------------------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Dialect/QWHA/QWHADialect.h"
+#include "qwha/Dialect/QWHA/QWHAOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+using namespace mlir;
+using namespace qwha;
+
+#include "qwha/Dialect/QWHA/QWHAOpsDialect.cpp.inc"
+
+void QWHADialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "qwha/Dialect/QWHA/QWHAOps.cpp.inc"
+      >();
+}
+
+LogicalResult QWHADialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  if (attr.getName() == getLayerNameAttrName()) {
+    auto name = dyn_cast<StringAttr>(attr.getValue());
+    if (!name || name.getValue().empty())
+      return op->emitError() << "'" << getLayerNameAttrName()
+                             << "' must be a non-empty string attribute";
+    return success();
+  }
+  return op->emitError() << "unknown qwha dialect attribute '"
+                         << attr.getName().getValue() << "'";
+}

@@ -1,0 +1,57 @@
+# -*- Python -*-
+# Configuration of the QWHA regression tests.
+
+import os
+import shutil
+import subprocess
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "QWHA"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qwha_obj_root, "test")
+# Unit/ is its own suite (GoogleTest); Inputs/ hold files other tests read.
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
+config.substitutions.append(("%qwha_src_root", config.qwha_src_root))
+config.substitutions.append(("%qwha_obj_root", config.qwha_obj_root))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP",
+                                     "CCACHE_DIR"])
+llvm_config.use_default_substitutions()
+
+# mlir-runner loads these to give executed IR printMemrefF32 and friends.
+for lib in ["mlir_runner_utils", "mlir_c_runner_utils"]:
+    config.substitutions.append(
+        ("%" + lib, os.path.join(config.mlir_lib_dir,
+                                 "lib" + lib + config.llvm_shlib_ext)))
+
+# The project's tools first, then LLVM's (FileCheck, not, mlir-runner).
+llvm_config.with_environment("PATH", config.qwha_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(
+    ["qwha-opt", "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
+
+# Building a downstream project against the installed package.
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%cmake_generator", config.cmake_generator))
+config.substitutions.append(("%host_cxx", config.host_cxx))
+config.substitutions.append(("%host_cc", config.host_cc))
+config.substitutions.append(("%mlir_cmake_dir", config.mlir_cmake_dir))
+config.substitutions.append(
+    ("%cxx_launcher", config.cxx_compiler_launcher or ""))
+
+# GPU tests: FileCheck-only tests need the toolkit, executing ones a device.
+if config.qwha_has_cuda:
+    config.available_features.add("cuda-toolkit")
+nvidia_smi = shutil.which("nvidia-smi")
+if nvidia_smi and subprocess.run([nvidia_smi, "-L"], capture_output=True
+                                 ).returncode == 0:
+    config.available_features.add("cuda-device")
