@@ -1,0 +1,25 @@
+//===- Passes.h - QWHA conversion passes ------------------------*- C++ -*-===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QWHA_CONVERSION_PASSES_H
+#define QWHA_CONVERSION_PASSES_H
+
+#include "qwha/Conversion/QWHAToLinalg/QWHAToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace qwha {
+
+#define GEN_PASS_REGISTRATION
+#include "qwha/Conversion/Passes.h.inc"
+
+} // namespace qwha
+
+#endif // QWHA_CONVERSION_PASSES_H

@@ -1,0 +1,27 @@
+//===- QWHAToLinalg.h - Lower qwha ops to linalg ----------------*- C++ -*-===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QWHA_CONVERSION_QWHATOLINALG_QWHATOLINALG_H
+#define QWHA_CONVERSION_QWHATOLINALG_QWHATOLINALG_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
+
+namespace qwha {
+
+#define GEN_PASS_DECL_CONVERTQWHATOLINALG
+#include "qwha/Conversion/Passes.h.inc"
+
+/// Adds the patterns lowering every qwha op but `qwha.observe` to linalg,
+/// tensor, arith and scf on tensors.
+void populateQWHAToLinalgConversionPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace qwha
+
+#endif // QWHA_CONVERSION_QWHATOLINALG_QWHATOLINALG_H
