@@ -35,8 +35,10 @@ endfunction()
 # package.
 function(add_qwha_tool name)
   add_llvm_executable(${name} ${ARGN})
-  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
-    ${QWHA_TOOLS_DIR})
+  # Installed tools must still find libMLIR.so and libLLVM.so.
+  set_target_properties(${name} PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY ${QWHA_TOOLS_DIR}
+    INSTALL_RPATH "\$ORIGIN/../lib${LLVM_LIBDIR_SUFFIX};${LLVM_LIBRARY_DIR}")
   install(TARGETS ${name} EXPORT QWHATargets RUNTIME DESTINATION bin
     COMPONENT ${name})
 endfunction()

@@ -40,13 +40,13 @@ llvm_config.add_tool_substitutions(
     ["qwha-opt", "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
 
 # Building a downstream project against the installed package.
-config.substitutions.append(("%cmake", config.cmake_command))
-config.substitutions.append(("%cmake_generator", config.cmake_generator))
-config.substitutions.append(("%host_cxx", config.host_cxx))
-config.substitutions.append(("%host_cc", config.host_cc))
-config.substitutions.append(("%mlir_cmake_dir", config.mlir_cmake_dir))
+config.substitutions.append(("%{cmake}", config.cmake_command))
+config.substitutions.append(("%{cmake-generator}", config.cmake_generator))
+config.substitutions.append(("%{host-cxx}", config.host_cxx))
+config.substitutions.append(("%{host-cc}", config.host_cc))
+config.substitutions.append(("%{mlir-cmake-dir}", config.mlir_cmake_dir))
 config.substitutions.append(
-    ("%cxx_launcher", config.cxx_compiler_launcher or ""))
+    ("%{cxx-launcher}", config.cxx_compiler_launcher or ""))
 
 # GPU tests: FileCheck-only tests need the toolkit, executing ones a device.
 if config.qwha_has_cuda:

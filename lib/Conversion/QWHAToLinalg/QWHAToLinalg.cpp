@@ -403,10 +403,14 @@ struct SparseLinearOpLowering : OpConversionPattern<SparseLinearOp> {
     // Row n's entries are [row_offsets[n], row_offsets[n + 1]): read both
     // ends through two shifted slices.
     Value offsets = adaptor.getRowOffsets();
-    OpFoldResult rows = tensor::getMixedSize(rewriter, loc, offsets, 0);
-    Value rowCount = arith::SubIOp::create(
-        rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, rows),
-        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    auto offsetsType = cast<RankedTensorType>(offsets.getType());
+    OpFoldResult rowCount =
+        offsetsType.isDynamicDim(0)
+            ? OpFoldResult(arith::SubIOp::create(
+                  rewriter, loc,
+                  tensor::DimOp::create(rewriter, loc, offsets, 0),
+                  arith::ConstantIndexOp::create(rewriter, loc, 1)))
+            : OpFoldResult(rewriter.getIndexAttr(offsetsType.getDimSize(0) - 1));
     auto slice = [&](int64_t offset) -> Value {
       return tensor::ExtractSliceOp::create(
           rewriter, loc, offsets,
