@@ -304,6 +304,12 @@ void HadamardTransform::applyImpl(llvm::MutableArrayRef<T> rows,
   const int64_t m = size_.baseOrder;
   const int64_t blocks = size_.powerOfTwo;
   assert(rows.size() % d == 0 && "rows must hold whole vectors");
+  // H_m^T as T, row-major, so that the base product is a sequence of axpys
+  // over contiguous memory, which vectorizes without reassociating sums.
+  std::vector<T> baseTransposed(m * m);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < m; ++j)
+      baseTransposed[j * m + i] = base_[i * m + j];
   std::vector<T> scratch(m);
   const T scale = normalized ? T(1) / std::sqrt(T(d)) : T(1);
   for (size_t offset = 0; offset < rows.size(); offset += d) {
@@ -312,27 +318,30 @@ void HadamardTransform::applyImpl(llvm::MutableArrayRef<T> rows,
     if (m > 1) {
       for (int64_t a = 0; a < blocks; ++a) {
         T *block = x + a * m;
-        for (int64_t i = 0; i < m; ++i) {
-          T sum = 0;
-          const int8_t *row = base_.data() + i * m;
-          for (int64_t j = 0; j < m; ++j)
-            sum += row[j] == 1 ? block[j] : -block[j];
-          scratch[i] = sum;
+        std::fill(scratch.begin(), scratch.end(), T(0));
+        for (int64_t j = 0; j < m; ++j) {
+          const T xj = block[j];
+          const T *column = baseTransposed.data() + j * m;
+          for (int64_t i = 0; i < m; ++i)
+            scratch[i] += column[i] * xj;
         }
         std::copy(scratch.begin(), scratch.end(), block);
       }
     }
-    // Sylvester butterflies across blocks (stride m).
-    for (int64_t half = 1; half < blocks; half *= 2)
-      for (int64_t start = 0; start < blocks; start += 2 * half)
-        for (int64_t a = start; a < start + half; ++a) {
-          T *u = x + a * m, *v = x + (a + half) * m;
-          for (int64_t b = 0; b < m; ++b) {
-            T sum = u[b] + v[b], diff = u[b] - v[b];
-            u[b] = sum;
-            v[b] = diff;
-          }
+    // Sylvester butterflies across blocks: blocks [start, start + half) and
+    // [start + half, start + 2 half) are two contiguous runs of half * m
+    // values, combined elementwise.
+    for (int64_t half = 1; half < blocks; half *= 2) {
+      const int64_t span = half * m;
+      for (int64_t start = 0; start < blocks; start += 2 * half) {
+        T *u = x + start * m, *v = u + span;
+        for (int64_t i = 0; i < span; ++i) {
+          T sum = u[i] + v[i], diff = u[i] - v[i];
+          u[i] = sum;
+          v[i] = diff;
         }
+      }
+    }
     if (normalized)
       for (int64_t i = 0; i < d; ++i)
         x[i] *= scale;

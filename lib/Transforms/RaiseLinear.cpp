@@ -217,8 +217,10 @@ FailureOr<LinearMatch> matchLinear(linalg::LinalgOp op, NoMatch &noMatch) {
   if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
       !op.hasPureTensorSemantics())
     return fail("not a two-input contraction on tensors");
+  // Elementwise ops (bias adds) are not contractions and get no remark.
   noMatch.hasConstantOperand =
-      isWeightLike(op.getDpsInputs()[0]) || isWeightLike(op.getDpsInputs()[1]);
+      op.getNumReductionLoops() > 0 &&
+      (isWeightLike(op.getDpsInputs()[0]) || isWeightLike(op.getDpsInputs()[1]));
   if (op.getNumReductionLoops() != 1)
     return fail("the contraction must have exactly one reduction dimension");
   // The body also guarantees that activation, weight and result share one

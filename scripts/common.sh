@@ -1,0 +1,51 @@
+# Shared by the scripts in this folder: locations, dependency installation
+# and the incremental build. Source it; do not run it.
+
+set -euo pipefail
+
+QWHA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QWHA_BUILD_DIR="${QWHA_BUILD_DIR:-$QWHA_ROOT/build}"
+LLVM_PREFIX="${LLVM_PREFIX:-/usr/lib/llvm-22}"
+QWHA_JOBS="${QWHA_JOBS:-2}"
+
+# Debian packages the build and the tests need. Installing is skipped when
+# they are all present, so a warm machine pays nothing.
+QWHA_APT_PACKAGES=(
+  cmake ninja-build ccache
+  clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  libgtest-dev libbenchmark-dev
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+qwha_install_deps() {
+  local missing=()
+  for pkg in "${QWHA_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "Installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+qwha_build() {
+  local cxx=clang++-22 cc=clang-22
+  command -v "$cxx" >/dev/null || { cxx=c++; cc=cc; }
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  if [[ ! -f "$QWHA_BUILD_DIR/build.ninja" ]]; then
+    log "Configuring $QWHA_BUILD_DIR"
+    cmake -S "$QWHA_ROOT" -B "$QWHA_BUILD_DIR" -G Ninja \
+      -DCMAKE_BUILD_TYPE=Release \
+      -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
+      -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
+      "${launcher[@]}" >/dev/null
+  fi
+  log "Building (ninja -j$QWHA_JOBS)"
+  ninja -C "$QWHA_BUILD_DIR" -j"$QWHA_JOBS" "$@"
+}
