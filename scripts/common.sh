@@ -11,7 +11,7 @@ QWHA_JOBS="${QWHA_JOBS:-2}"
 # Debian packages the build and the tests need. Installing is skipped when
 # they are all present, so a warm machine pays nothing.
 QWHA_APT_PACKAGES=(
-  cmake ninja-build ccache
+  cmake ninja-build ccache python3
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libbenchmark-dev
 )

@@ -228,14 +228,6 @@ std::vector<int8_t> buildPaleyII(int64_t q) {
   return h;
 }
 
-bool isSymmetricMatrix(const std::vector<int8_t> &h, int64_t m) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = i + 1; j < m; ++j)
-      if (h[i * m + j] != h[j * m + i])
-        return false;
-  return true;
-}
-
 } // namespace
 
 bool qwha::quant::isBaseHadamardOrder(int64_t m) {
@@ -252,6 +244,14 @@ std::optional<HadamardSize> qwha::quant::factorHadamardSize(int64_t d) {
       return HadamardSize{int64_t(1) << n, m};
   }
   return std::nullopt;
+}
+
+bool qwha::quant::isSymmetricHadamardSize(int64_t d) {
+  std::optional<HadamardSize> size = factorHadamardSize(d);
+  if (!size)
+    return false;
+  return chooseConstruction(size->baseOrder)->construction !=
+         Construction::PaleyI;
 }
 
 std::vector<int8_t> qwha::quant::buildBaseHadamardMatrix(int64_t m) {
@@ -292,24 +292,31 @@ llvm::Expected<HadamardTransform> HadamardTransform::create(int64_t d) {
         "no Hadamard matrix of order " + std::to_string(d) +
         ": the size must be 2^n * m with m = 1 or a Paley order (q + 1 for a "
         "prime power q = 3 mod 4, 2(q + 1) for q = 1 mod 4)");
-  std::vector<int8_t> base = buildBaseHadamardMatrix(size->baseOrder);
-  bool symmetric = isSymmetricMatrix(base, size->baseOrder);
-  return HadamardTransform(*size, std::move(base), symmetric);
+  return HadamardTransform(*size);
+}
+
+HadamardTransform::HadamardTransform(HadamardSize size) : size_(size) {
+  const int64_t m = size.baseOrder;
+  if (m == 1)
+    return;
+  std::vector<int8_t> base = buildBaseHadamardMatrix(m);
+  baseTransposedF32_.resize(m * m);
+  baseTransposedF64_.resize(m * m);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      baseTransposedF32_[j * m + i] = base[i * m + j];
+      baseTransposedF64_[j * m + i] = base[i * m + j];
+    }
 }
 
 template <typename T>
 void HadamardTransform::applyImpl(llvm::MutableArrayRef<T> rows,
-                                  bool normalized) const {
+                                  bool normalized,
+                                  const std::vector<T> &baseTransposed) const {
   const int64_t d = size();
   const int64_t m = size_.baseOrder;
   const int64_t blocks = size_.powerOfTwo;
   assert(rows.size() % d == 0 && "rows must hold whole vectors");
-  // H_m^T as T, row-major, so that the base product is a sequence of axpys
-  // over contiguous memory, which vectorizes without reassociating sums.
-  std::vector<T> baseTransposed(m * m);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < m; ++j)
-      baseTransposed[j * m + i] = base_[i * m + j];
   std::vector<T> scratch(m);
   const T scale = normalized ? T(1) / std::sqrt(T(d)) : T(1);
   for (size_t offset = 0; offset < rows.size(); offset += d) {
@@ -350,10 +357,10 @@ void HadamardTransform::applyImpl(llvm::MutableArrayRef<T> rows,
 
 void HadamardTransform::apply(llvm::MutableArrayRef<float> rows,
                               bool normalized) const {
-  applyImpl(rows, normalized);
+  applyImpl(rows, normalized, baseTransposedF32_);
 }
 
 void HadamardTransform::apply(llvm::MutableArrayRef<double> rows,
                               bool normalized) const {
-  applyImpl(rows, normalized);
+  applyImpl(rows, normalized, baseTransposedF64_);
 }

@@ -114,6 +114,16 @@ TEST(Hadamard, PaleyIIIsSymmetricPaleyIIsNot) {
         EXPECT_EQ(h[i * 140 + j], -h[j * 140 + i]) << i << "," << j;
 }
 
+TEST(Hadamard, SymmetryPredicateMatchesTheMatrices) {
+  for (int64_t d : {1, 2, 12, 20, 24, 28, 36, 44, 52, 60, 88, 108, 140, 148}) {
+    SCOPED_TRACE(d);
+    llvm::Expected<std::vector<int8_t>> h = buildHadamardMatrix(d);
+    ASSERT_TRUE(bool(h));
+    EXPECT_EQ(isSymmetricHadamardSize(d), isSymmetric(*h, d));
+  }
+  EXPECT_FALSE(isSymmetricHadamardSize(172)); // unsupported
+}
+
 TEST(Hadamard, FactorizationOfModelSizes) {
   struct Case {
     int64_t d, powerOfTwo, baseOrder;

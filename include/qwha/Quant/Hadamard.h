@@ -47,6 +47,12 @@ bool isBaseHadamardOrder(int64_t m);
 /// matrices are not Paley matrices; 344 = 8 * 43 is).
 std::optional<HadamardSize> factorHadamardSize(int64_t d);
 
+/// Whether H_d is symmetric, so that the normalized transform is its own
+/// inverse: true for powers of two and Paley II bases, false for Paley I
+/// bases (whose H_m - I is skew) and for unsupported sizes. Cheap: it does
+/// not build the matrix.
+bool isSymmetricHadamardSize(int64_t d);
+
 /// The base matrix H_m, entries +-1, row-major m x m.
 /// Precondition: isBaseHadamardOrder(m).
 std::vector<int8_t> buildBaseHadamardMatrix(int64_t m);
@@ -66,7 +72,7 @@ public:
   HadamardSize factors() const { return size_; }
   /// True when H_d = H_d^T, so that the normalized transform is an
   /// involution.
-  bool isSymmetric() const { return symmetric_; }
+  bool isSymmetric() const { return isSymmetricHadamardSize(size()); }
 
   /// Replaces each consecutive run of size() values in `rows` by its
   /// transform H_d x, scaled by 1/sqrt(d) when `normalized`.
@@ -75,15 +81,16 @@ public:
   void apply(llvm::MutableArrayRef<double> rows, bool normalized) const;
 
 private:
-  HadamardTransform(HadamardSize size, std::vector<int8_t> base,
-                    bool symmetric)
-      : size_(size), base_(std::move(base)), symmetric_(symmetric) {}
+  explicit HadamardTransform(HadamardSize size);
   template <typename T>
-  void applyImpl(llvm::MutableArrayRef<T> rows, bool normalized) const;
+  void applyImpl(llvm::MutableArrayRef<T> rows, bool normalized,
+                 const std::vector<T> &baseTransposed) const;
 
   HadamardSize size_;
-  std::vector<int8_t> base_;
-  bool symmetric_;
+  /// H_m^T, row-major, in both precisions: the base product runs as axpys
+  /// over contiguous columns, which vectorize without reassociating sums.
+  std::vector<float> baseTransposedF32_;
+  std::vector<double> baseTransposedF64_;
 };
 
 } // namespace qwha::quant

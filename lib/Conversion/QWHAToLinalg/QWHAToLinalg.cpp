@@ -305,12 +305,10 @@ struct FWHTOpLowering : OpConversionPattern<FWHTOp> {
     auto floatType = cast<FloatType>(type.getElementType());
     const int64_t rank = type.getRank();
     const int64_t d = type.getShape().back();
-    llvm::Expected<quant::HadamardTransform> transform =
-        quant::HadamardTransform::create(d);
-    if (!transform)
-      return rewriter.notifyMatchFailure(
-          op, llvm::toString(transform.takeError()));
-    quant::HadamardSize size = transform->factors();
+    std::optional<quant::HadamardSize> factored = quant::factorHadamardSize(d);
+    if (!factored)
+      return rewriter.notifyMatchFailure(op, "no Hadamard matrix of this order");
+    quant::HadamardSize size = *factored;
 
     // Factors of H_d along new trailing axes, outermost first.
     SmallVector<int64_t> factors;

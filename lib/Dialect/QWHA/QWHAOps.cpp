@@ -335,14 +335,7 @@ OpFoldResult FWHTOp::fold(FoldAdaptor) {
   auto inner = getInput().getDefiningOp<FWHTOp>();
   if (!inner || !getNormalized() || !inner.getNormalized())
     return {};
-  int64_t d = getType().getShape().back();
-  llvm::Expected<quant::HadamardTransform> transform =
-      quant::HadamardTransform::create(d);
-  if (!transform) {
-    llvm::consumeError(transform.takeError());
-    return {};
-  }
-  if (!transform->isSymmetric())
+  if (!quant::isSymmetricHadamardSize(getType().getShape().back()))
     return {};
   return inner.getInput();
 }

@@ -7,8 +7,6 @@
 #ifndef QWHA_DIALECT_QWHA_QWHADIALECT_H
 #define QWHA_DIALECT_QWHA_QWHADIALECT_H
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dialect.h"
 
 #include "qwha/Dialect/QWHA/QWHAOpsDialect.h.inc"

@@ -32,10 +32,6 @@ def QWHA_Dialect : Dialect {
     as the discardable string attribute `qwha.name`, which
     `qwha-raise-linear` reads.
   }];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect",
-    "::mlir::tensor::TensorDialect"
-  ];
   let extraClassDeclaration = [{
     /// The discardable attribute naming a layer on ops of other dialects.
     static constexpr ::llvm::StringLiteral getLayerNameAttrName() {
