@@ -263,8 +263,8 @@ FailureOr<LinearMatch> matchLinear(linalg::LinalgOp op, NoMatch &noMatch) {
     for (unsigned i = 0; i < xMap.getNumResults(); ++i)
       xDims.push_back(xMap.getDimPosition(i));
     if (xDims != expectedX) {
-      reject("the activation is not indexed as [..., k] in the "
-                   "output's order");
+      reject("the activation is not indexed as [..., k] in the output's "
+             "order");
       continue;
     }
     // The weight is indexed by n, k and batch loops shared with the output.
@@ -280,6 +280,12 @@ FailureOr<LinearMatch> matchLinear(linalg::LinalgOp op, NoMatch &noMatch) {
     for (auto [pos, dim] : llvm::enumerate(wDims))
       if (dim != n && dim != k)
         batchPositions.push_back(pos);
+    if (!llvm::all_of(batchPositions, [&](int64_t pos) {
+          return llvm::is_contained(leading, wDims[pos]);
+        })) {
+      reject("the weight is indexed by a loop the output does not have");
+      continue;
+    }
 
     // A broadcast over batch loops repeats one weight for every batch.
     SmallVector<unsigned> remainingDims = wDims;
@@ -298,16 +304,16 @@ FailureOr<LinearMatch> matchLinear(linalg::LinalgOp op, NoMatch &noMatch) {
           remainingDims.push_back(dim);
     }
     auto weightType = cast<RankedTensorType>(weight.getType());
+    if (!weightType.hasStaticShape()) {
+      reject("the weight has a dynamic shape");
+      continue;
+    }
     bool unitBatchOnly = true;
     for (auto [pos, dim] : llvm::enumerate(remainingDims))
       if (dim != n && dim != k && weightType.getDimSize(pos) != 1)
         unitBatchOnly = false;
     if (!unitBatchOnly) {
       reject("the weight differs across batch dimensions");
-      continue;
-    }
-    if (!weightType.hasStaticShape()) {
-      reject("the weight has a dynamic shape");
       continue;
     }
 

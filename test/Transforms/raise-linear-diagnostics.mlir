@@ -122,6 +122,15 @@ func.func @unmatched_loops(%x: tensor<4x2x8xf32>, %x2: tensor<4x8xf32>) {
     %s = arith.addf %o, %m : f32
     linalg.yield %s : f32
   } -> tensor<4x4xf32>
+  %c3b = arith.constant dense<1.0> : tensor<3x4x8xf32>
+  // expected-remark @+1 {{not raised to qwha.linear: the weight is indexed by a loop the output does not have}}
+  %2 = linalg.generic {indexing_maps = [affine_map<(m, n, b, k) -> (m, k)>, affine_map<(m, n, b, k) -> (b, n, k)>, affine_map<(m, n, b, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x2, %c3b : tensor<4x8xf32>, tensor<3x4x8xf32>) outs(%zero : tensor<4x4xf32>) {
+  ^bb0(%a: f32, %w: f32, %o: f32):
+    %m = arith.mulf %a, %w : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
   // expected-remark @+1 {{not raised to qwha.linear: an indexing map is not a projected permutation}}
   %1 = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, (n + m) mod 4)>], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x2, %c : tensor<4x8xf32>, tensor<8x4xf32>) outs(%zero : tensor<4x4xf32>) {

@@ -70,6 +70,9 @@ Value castFloat(OpBuilder &b, Location loc, Value value, FloatType type) {
     return value;
   if (from.getWidth() < type.getWidth())
     return arith::ExtFOp::create(b, loc, type, value);
+  // Same width, other format (f16 <-> bf16): go through f32.
+  if (from.getWidth() == type.getWidth())
+    value = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
   return arith::TruncFOp::create(b, loc, type, value);
 }
 

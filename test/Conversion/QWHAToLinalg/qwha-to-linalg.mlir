@@ -63,6 +63,18 @@ func.func @dequantize_per_channel(%c: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> te
 
 // -----
 
+// bf16 scales for an f16 weight: same width, different format, via f32.
+// CHECK-LABEL: func.func @dequantize_bf16_scales
+// CHECK: ^bb0(%{{.*}}: i8, %[[SCALE:.*]]: bf16, %{{.*}}: i8, %{{.*}}: f16):
+// CHECK: %[[WIDE:.*]] = arith.extf %[[SCALE]] : bf16 to f32
+// CHECK: arith.truncf %[[WIDE]] : f32 to f16
+func.func @dequantize_bf16_scales(%c: tensor<4x8xi8>, %s: tensor<4x1xbf16>, %z: tensor<4x1xi8>) -> tensor<4x8xf16> {
+  %0 = qwha.dequantize %c, %s, %z group_size -1 : tensor<4x8xi8>, tensor<4x1xbf16>, tensor<4x1xi8> -> tensor<4x8xf16>
+  return %0 : tensor<4x8xf16>
+}
+
+// -----
+
 // Act-order: the group of each column comes from g_idx, so the scale and
 // zero are gathered.
 // CHECK-DAG: #[[NK:.*]] = affine_map<(d0, d1) -> (d0, d1)>
