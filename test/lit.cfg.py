@@ -4,6 +4,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -14,7 +15,7 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qwha_obj_root, "test")
 # Unit/ is its own suite (GoogleTest); Inputs/ hold files other tests read.
-config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "Unit", "lib", "CMakeLists.txt", "lit.cfg.py",
                    "lit.site.cfg.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
@@ -37,7 +38,9 @@ llvm_config.with_environment("PATH", config.qwha_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["qwha-opt", "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
+    ["qwha-opt", "qwha-calibrate", "mlir-opt", "mlir-runner",
+     "mlir-translate"], tool_dirs)
+config.substitutions.append(("%python", sys.executable))
 
 # Building a downstream project against the installed package.
 config.substitutions.append(("%{cmake}", config.cmake_command))

@@ -93,4 +93,57 @@ def FoldDequantize : Pass<"qwha-fold-dequantize"> {
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
+def InstrumentCalibration : Pass<"qwha-instrument-calibration"> {
+  let summary = "Tap the input of every linear layer with qwha.observe";
+  let description = [{
+    Inserts `qwha.observe "<layer>"` on the input of each named layer
+    (`qwha.linear`, `qwha.qlinear`, `qwha.qlinear_wha`) whose name fully
+    matches `layers`, so that running the graph records each layer's input
+    statistics. A layer already tapped under its own name is left as it is,
+    so the pass can run twice.
+
+    Before:
+
+    ```mlir
+    %y = qwha.linear "fc1" %x, %w : tensor<4x8xf32>, tensor<16x8xf32> -> tensor<4x16xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %t = qwha.observe "fc1" %x : tensor<4x8xf32>
+    %y = qwha.linear "fc1" %t, %w : tensor<4x8xf32>, tensor<16x8xf32> -> tensor<4x16xf32>
+    ```
+  }];
+  let options = [
+    Option<"layers", "layers", "std::string", /*default=*/"\".*\"",
+           "Regular expression a layer name must match in full to be tapped">,
+  ];
+}
+
+def LowerCalibrationTaps : Pass<"qwha-lower-calibration-taps",
+                                 "mlir::ModuleOp"> {
+  let summary = "Turn qwha.observe into calls to the calibration runtime";
+  let description = [{
+    Prepares an instrumented graph for a calibration run. Each
+    `qwha.observe "<layer>" %x` becomes
+
+    ```mlir
+    %u = tensor.cast %x32 : tensor<...xf32> to tensor<*xf32>
+    func.call @qwha_observe_f32(%id, %u) : (i64, tensor<*xf32>) -> ()
+    ```
+
+    where `%x32` is `%x` converted to f32 when needed, and `%id` numbers the
+    distinct layer names in order of appearance. The module records the
+    names as `qwha.calibration_layers = ["<layer 0>", ...]`, which is how
+    the runner maps ids back to layers. The callee is declared with
+    `llvm.emit_c_interface`; lib/Runtime/CPU provides
+    `_mlir_ciface_qwha_observe_f32`.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+    "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // QWHA_TRANSFORMS_PASSES_TD

@@ -30,6 +30,17 @@ LogicalResult QWHADialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string attribute";
     return success();
   }
+  if (attr.getName() == "qwha.calibration_layers") {
+    auto names = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!names || !llvm::all_of(names, [](Attribute name) {
+          auto str = dyn_cast<StringAttr>(name);
+          return str && !str.getValue().empty();
+        }))
+      return op->emitError()
+             << "'qwha.calibration_layers' must be an array of non-empty "
+                "layer names";
+    return success();
+  }
   return op->emitError() << "unknown qwha dialect attribute '"
                          << attr.getName().getValue() << "'";
 }

@@ -349,3 +349,10 @@ func.func @name_not_string() attributes {qwha.name = 3 : i64} {
 func.func @unknown_attribute() attributes {qwha.layer = "x"} {
   return
 }
+
+// -----
+
+// The layer list calibration runs use to map ids back to names.
+// expected-error @+1 {{'qwha.calibration_layers' must be an array of non-empty layer names}}
+module attributes {qwha.calibration_layers = ["fc", ""]} {
+}
