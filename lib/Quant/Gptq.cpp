@@ -261,7 +261,7 @@ qwha::quant::quantizeGPTQ(llvm::ArrayRef<float> weight, int64_t rows,
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c)
       q.codes[r * k + perm[c]] = codesPermuted[r * k + c];
-  if (options.actOrder && !options.staticGroups && !perChannel) {
+  if (options.actOrder && !options.staticGroups && groups > 1) {
     q.gIdx.resize(k);
     for (int64_t c = 0; c < k; ++c)
       q.gIdx[perm[c]] = int32_t(c / groupSize);

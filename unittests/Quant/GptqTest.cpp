@@ -290,7 +290,7 @@ TEST(Gptq, EveryOptionCombination) {
               EXPECT_EQ(q.getNumGroups(), group == -1 ? 1 : 4);
               // g_idx only for act-order with dynamic groups, and then every
               // group has exactly groupSize columns.
-              bool expectGIdx = actOrder && !staticGroups && group != -1;
+              bool expectGIdx = actOrder && !staticGroups && group != -1;  // 4 groups
               ASSERT_EQ(q.gIdx.empty(), !expectGIdx);
               if (expectGIdx) {
                 std::vector<int> sizes(q.getNumGroups(), 0);

@@ -17,7 +17,7 @@
 #ifndef QWHA_CALIBRATION_CALIBRATIONRUNNER_H
 #define QWHA_CALIBRATION_CALIBRATIONRUNNER_H
 
-#include "qwha/Calibration/CalibrationStore.h"
+#include "qwha/Support/CalibrationStore.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"

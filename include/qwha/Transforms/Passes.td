@@ -146,4 +146,98 @@ def LowerCalibrationTaps : Pass<"qwha-lower-calibration-taps",
   ];
 }
 
+class QuantizationOptions {
+  list<Option> gridOptions = [
+    Option<"bits", "bits", "unsigned", /*default=*/"4",
+           "Code width in bits: 2, 3, 4 or 8">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Input columns per group of scales and zeros, or -1 for one group "
+           "per row">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric grids (zero point in the middle of the code range)">,
+    Option<"mse", "mse", "bool", /*default=*/"false",
+           "Shrink each grid's range to minimize the lp error (p = 2.4), as "
+           "the reference's mse option">,
+  ];
+  list<Option> selectionOptions = [
+    Option<"layers", "layers", "std::string", /*default=*/"\".*\"",
+           "Regular expression a layer name must match in full">,
+    Option<"scaleType", "scale-type", "std::string", /*default=*/"\"f32\"",
+           "Element type of the scales: f32, f16 or bf16">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report of every layer to this file">,
+    Option<"reportTimings", "report-timings", "bool", /*default=*/"true",
+           "Include seconds per layer in the report (turn off for "
+           "byte-identical reports)">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print one line per layer to stderr">,
+  ];
+}
+
+def GPTQ : Pass<"qwha-gptq", "mlir::ModuleOp">, QuantizationOptions {
+  let summary = "Quantize linear layers with GPTQ from calibration statistics";
+  let description = [{
+    Rewrites each `qwha.linear` whose name matches `layers` into a
+    `qwha.qlinear` over constant codes, scales and zero points computed by
+    GPTQ (Frantar et al., 2022) from the layer's Hessian in the calibration
+    file (`<layer>.hessian`, `<layer>.nsamples`; see `qwha-calibrate`). The
+    algorithm and its options follow the reference implementation and
+    GPTQModel: damping relative to the mean diagonal, raised automatically
+    (and reported) while the Cholesky factorisation fails; lazy block
+    updates; act-order with dynamic or static groups; MSE grids.
+
+    A matching layer without statistics, with statistics of another width,
+    with non-finite values, or with a Hessian that stays singular is an
+    error naming the layer; nothing falls back to round-to-nearest.
+
+    The report (JSON) gives, per layer, the shape, damping, dead columns,
+    the objective tr((W-Q) H (W-Q)^T) of GPTQ and of round-to-nearest with
+    the same grid, their relative output errors ||(W-Q)X||^2 / ||WX||^2,
+    and the time taken.
+
+    Example:
+
+    ```
+    qwha-opt model.mlir -qwha-gptq="calibration=calib.safetensors bits=3 group-size=64 report=gptq.json"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"calibration", "calibration", "std::string", /*default=*/"\"\"",
+           "Calibration file (safetensors) written by qwha-calibrate">,
+  ], gridOptions, [
+    Option<"actOrder", "act-order", "bool", /*default=*/"true",
+           "Process columns by decreasing Hessian diagonal (desc_act)">,
+    Option<"staticGroups", "static-groups", "bool", /*default=*/"false",
+           "Fix every group's grid before the column loop, in the original "
+           "column order (no g_idx needed)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Damping relative to the mean Hessian diagonal">,
+    Option<"dampIncrement", "damp-increment", "double", /*default=*/"0.0025",
+           "Added to damp each time the Cholesky factorisation fails, up to 1">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy update block">,
+  ], selectionOptions);
+}
+
+def RTN : Pass<"qwha-rtn", "mlir::ModuleOp">, QuantizationOptions {
+  let summary = "Quantize linear layers by rounding to the nearest grid point";
+  let description = [{
+    The baseline GPTQ improves on: each `qwha.linear` whose name matches
+    `layers` becomes a `qwha.qlinear` whose codes round the weight to the
+    same min-max (or MSE) grids GPTQ would use. No calibration is needed;
+    with `calibration`, the report also gives each layer's objective and
+    relative output error.
+
+    Example:
+
+    ```
+    qwha-opt model.mlir -qwha-rtn="bits=4 group-size=128"
+    ```
+  }];
+  let options = !listconcat([
+    Option<"calibration", "calibration", "std::string", /*default=*/"\"\"",
+           "Optional calibration file, for objectives in the report">,
+  ], gridOptions, selectionOptions);
+}
+
 #endif // QWHA_TRANSFORMS_PASSES_TD

@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qwha/Calibration/CalibrationStore.h"
+#include "qwha/Support/CalibrationStore.h"
 #include "qwha/Support/Safetensors.h"
 
 #include <cmath>

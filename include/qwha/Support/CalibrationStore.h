@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QWHA_CALIBRATION_CALIBRATIONSTORE_H
-#define QWHA_CALIBRATION_CALIBRATIONSTORE_H
+#ifndef QWHA_SUPPORT_CALIBRATIONSTORE_H
+#define QWHA_SUPPORT_CALIBRATIONSTORE_H
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -54,4 +54,4 @@ private:
 
 } // namespace qwha
 
-#endif // QWHA_CALIBRATION_CALIBRATIONSTORE_H
+#endif // QWHA_SUPPORT_CALIBRATIONSTORE_H

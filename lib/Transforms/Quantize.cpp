@@ -1,0 +1,272 @@
+//===- Quantize.cpp - Quantizing the layers of a module -------------------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Transforms/Quantize.h"
+#include "qwha/Support/AtomicFile.h"
+#include "qwha/Transforms/LayerWeights.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Regex.h"
+
+#include <chrono>
+#include <cmath>
+
+using namespace mlir;
+using namespace qwha;
+
+llvm::json::Value QuantizationReport::toJSON() const {
+  llvm::json::Array layerArray;
+  double totalSeconds = 0;
+  for (const Layer &layer : layers) {
+    llvm::json::Object entry{
+        {"name", layer.name},
+        {"shape", llvm::json::Array{layer.rows, layer.cols}},
+    };
+    if (layer.samples)
+      entry["samples"] = layer.samples;
+    if (method == "gptq") {
+      entry["damp"] = layer.damp;
+      entry["damp_raises"] = layer.dampRaises;
+      entry["dead_columns"] = layer.deadColumns;
+    }
+    if (layer.objective)
+      entry["objective"] = *layer.objective;
+    if (layer.objectiveRTN)
+      entry["objective_rtn"] = *layer.objectiveRTN;
+    if (layer.outputEnergy) {
+      entry["output_energy"] = *layer.outputEnergy;
+      // ||(W - Q) X||^2 / ||W X||^2 = tr(E H E^T) / tr(W H W^T).
+      if (layer.objective)
+        entry["relative_error"] = *layer.objective / *layer.outputEnergy;
+      if (layer.objectiveRTN)
+        entry["relative_error_rtn"] = *layer.objectiveRTN / *layer.outputEnergy;
+    }
+    if (includeTimings)
+      entry["seconds"] = layer.seconds;
+    totalSeconds += layer.seconds;
+    layerArray.push_back(std::move(entry));
+  }
+  llvm::json::Object root{
+      {"method", method},
+      {"options", llvm::json::Object(options)},
+      {"layers", std::move(layerArray)},
+  };
+  if (!calibration.empty())
+    root["calibration"] = calibration;
+  llvm::json::Object summary{{"layers", int64_t(layers.size())}};
+  if (includeTimings)
+    summary["seconds"] = totalSeconds;
+  root["summary"] = std::move(summary);
+  return root;
+}
+
+llvm::Error QuantizationReport::write(llvm::StringRef path) const {
+  llvm::json::Value json = toJSON();
+  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+    os << llvm::formatv("{0:2}", json) << "\n";
+    return llvm::Error::success();
+  });
+}
+
+namespace {
+
+FailureOr<FloatType> parseScaleType(MLIRContext *context, StringRef name,
+                                    Operation *anchor) {
+  if (name == "f32")
+    return FloatType(Float32Type::get(context));
+  if (name == "f16")
+    return FloatType(Float16Type::get(context));
+  if (name == "bf16")
+    return FloatType(BFloat16Type::get(context));
+  return anchor->emitError("scale type must be f32, f16 or bf16, got '")
+         << name << "'";
+}
+
+/// The matching layers, in program order.
+FailureOr<SmallVector<LinearOp>> selectLayers(ModuleOp module,
+                                              StringRef layers) {
+  llvm::Regex pattern(("^(" + layers + ")$").str());
+  std::string error;
+  if (!pattern.isValid(error))
+    return module.emitError("invalid 'layers' regular expression '")
+           << layers << "': " << error;
+  SmallVector<LinearOp> selected;
+  module.walk([&](LinearOp op) {
+    if (pattern.match(op.getName()))
+      selected.push_back(op);
+  });
+  return selected;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+void printProgress(llvm::raw_ostream *os, size_t index, size_t count,
+                   const QuantizationReport::Layer &layer, StringRef what) {
+  if (!os)
+    return;
+  *os << llvm::format("[%zu/%zu] %s %lldx%lld %s", index + 1, count,
+                      layer.name.c_str(), (long long)layer.rows,
+                      (long long)layer.cols, what.str().c_str());
+  if (layer.objective && layer.outputEnergy && *layer.outputEnergy > 0) {
+    *os << llvm::format(": relative error %.3e",
+                        *layer.objective / *layer.outputEnergy);
+    if (layer.objectiveRTN && layer.objective != layer.objectiveRTN)
+      *os << llvm::format(" (RTN %.3e)",
+                          *layer.objectiveRTN / *layer.outputEnergy);
+  }
+  *os << llvm::format(", %.2f s\n", layer.seconds);
+  os->flush();
+}
+
+std::string describe(const quant::GridOptions &grid) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << grid.bits << "-bit ";
+  if (grid.groupSize == -1)
+    os << "per-channel";
+  else
+    os << "g" << grid.groupSize;
+  if (grid.symmetric)
+    os << " sym";
+  if (grid.mse)
+    os << " mse";
+  return text;
+}
+
+/// Checks the layer's statistics against its weight.
+const CalibrationStore::Entry *findStatistics(LinearOp layer,
+                                              const CalibrationStore &store) {
+  const CalibrationStore::Entry *entry = store.find(layer.getName());
+  int64_t cols = layer.getWeight().getType().getDimSize(1);
+  if (!entry) {
+    layer.emitError("layer '")
+        << layer.getName() << "' has no calibration statistics"
+        << (store.getPath().empty() ? std::string()
+                                    : " in '" + store.getPath().str() + "'")
+        << " (expected '" << layer.getName() << ".hessian')";
+    return nullptr;
+  }
+  if (entry->features != cols) {
+    layer.emitError("layer '")
+        << layer.getName() << "' has " << cols
+        << " input features but its calibration statistics have "
+        << entry->features;
+    return nullptr;
+  }
+  return entry;
+}
+
+} // namespace
+
+LogicalResult qwha::applyGPTQ(ModuleOp module, const CalibrationStore &store,
+                              const quant::GptqOptions &options,
+                              const LayerSelection &selection,
+                              QuantizationReport &report) {
+  FailureOr<FloatType> scaleType =
+      parseScaleType(module.getContext(), selection.scaleType, module);
+  FailureOr<SmallVector<LinearOp>> layers =
+      selectLayers(module, selection.layers);
+  if (failed(scaleType) || failed(layers))
+    return failure();
+  std::string label = describe(options.grid) + " GPTQ" +
+                      (options.actOrder ? " act-order" : "") +
+                      (options.staticGroups ? " static" : "");
+  for (auto [index, layer] : llvm::enumerate(*layers)) {
+    auto start = std::chrono::steady_clock::now();
+    const CalibrationStore::Entry *entry = findStatistics(layer, store);
+    if (!entry)
+      return failure();
+    RankedTensorType type = layer.getWeight().getType();
+    FailureOr<std::vector<float>> weight =
+        readConstantFloats(layer.getWeight(), layer, "the weight of layer '" +
+                                                         layer.getName().str() +
+                                                         "'");
+    if (failed(weight))
+      return failure();
+    llvm::Expected<quant::GptqResult> result =
+        quant::quantizeGPTQ(*weight, type.getDimSize(0), type.getDimSize(1),
+                            entry->hessian, options);
+    if (!result)
+      return layer.emitError("layer '")
+             << layer.getName() << "': " << llvm::toString(result.takeError());
+    QuantizationReport::Layer row;
+    row.name = layer.getName().str();
+    row.rows = type.getDimSize(0);
+    row.cols = type.getDimSize(1);
+    row.samples = entry->samples;
+    row.damp = result->damp;
+    row.dampRaises = result->dampRaises;
+    row.deadColumns = result->deadColumns;
+    row.objective = result->objective;
+    if (options.computeBaselines) {
+      row.objectiveRTN = result->objectiveRTN;
+      row.outputEnergy = result->outputEnergy;
+    }
+    replaceWithQLinear(layer, result->quantized, *scaleType);
+    row.seconds = secondsSince(start);
+    if (result->dampRaises && selection.progress)
+      *selection.progress << "note: layer '" << row.name
+                          << "': damping raised " << result->dampRaises
+                          << " times to " << result->damp << "\n";
+    printProgress(selection.progress, index, layers->size(), row, label);
+    report.layers.push_back(std::move(row));
+  }
+  return success();
+}
+
+LogicalResult qwha::applyRTN(ModuleOp module, const quant::GridOptions &options,
+                             const CalibrationStore *store,
+                             const LayerSelection &selection,
+                             QuantizationReport &report) {
+  FailureOr<FloatType> scaleType =
+      parseScaleType(module.getContext(), selection.scaleType, module);
+  FailureOr<SmallVector<LinearOp>> layers =
+      selectLayers(module, selection.layers);
+  if (failed(scaleType) || failed(layers))
+    return failure();
+  std::string label = describe(options) + " RTN";
+  for (auto [index, layer] : llvm::enumerate(*layers)) {
+    auto start = std::chrono::steady_clock::now();
+    RankedTensorType type = layer.getWeight().getType();
+    const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+    const CalibrationStore::Entry *entry = nullptr;
+    if (store && !(entry = findStatistics(layer, *store)))
+      return failure();
+    FailureOr<std::vector<float>> weight =
+        readConstantFloats(layer.getWeight(), layer, "the weight of layer '" +
+                                                         layer.getName().str() +
+                                                         "'");
+    if (failed(weight))
+      return failure();
+    llvm::Expected<quant::QuantizedMatrix> quantized =
+        quant::quantizeRTN(*weight, rows, cols, options);
+    if (!quantized)
+      return layer.emitError("layer '")
+             << layer.getName() << "': "
+             << llvm::toString(quantized.takeError());
+    QuantizationReport::Layer row;
+    row.name = layer.getName().str();
+    row.rows = rows;
+    row.cols = cols;
+    if (entry) {
+      row.samples = entry->samples;
+      std::vector<float> values = quantized->dequantize();
+      row.objective = quant::quadraticObjective(*weight, values, rows, cols,
+                                                entry->hessian);
+      row.objectiveRTN = row.objective;
+      row.outputEnergy =
+          quant::quadraticObjective(*weight, {}, rows, cols, entry->hessian);
+    }
+    replaceWithQLinear(layer, *quantized, *scaleType);
+    row.seconds = secondsSince(start);
+    printProgress(selection.progress, index, layers->size(), row, label);
+    report.layers.push_back(std::move(row));
+  }
+  return success();
+}
