@@ -13,6 +13,7 @@
 #ifndef QWHA_INITALLPASSES_H
 #define QWHA_INITALLPASSES_H
 
+#include "qwha/Calibration/Passes.h"
 #include "qwha/Conversion/Passes.h"
 #include "qwha/Pipelines/Pipelines.h"
 #include "qwha/Transforms/Passes.h"
@@ -23,6 +24,8 @@ inline void registerAllPasses() {
   registerQWHATransformsPasses();
   registerQWHAConversionPasses();
   registerQWHAPipelines();
+  registerQWHACalibrationPasses();
+  registerQuantizePipeline();
 }
 
 } // namespace qwha

@@ -106,10 +106,15 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-void printProgress(llvm::raw_ostream *os, size_t index, size_t count,
-                   const QuantizationReport::Layer &layer, StringRef what) {
+void printProgress(const LayerSelection &selection, size_t index,
+                   size_t count, const QuantizationReport::Layer &layer,
+                   StringRef what) {
+  llvm::raw_ostream *os = selection.progress;
   if (!os)
     return;
+  index += selection.progressOffset;
+  if (selection.progressTotal >= 0)
+    count = selection.progressTotal;
   *os << llvm::format("[%zu/%zu] %s %lldx%lld %s", index + 1, count,
                       layer.name.c_str(), (long long)layer.rows,
                       (long long)layer.cols, what.str().c_str());
@@ -214,7 +219,7 @@ LogicalResult qwha::applyGPTQ(ModuleOp module, const CalibrationStore &store,
       *selection.progress << "note: layer '" << row.name
                           << "': damping raised " << result->dampRaises
                           << " times to " << result->damp << "\n";
-    printProgress(selection.progress, index, layers->size(), row, label);
+    printProgress(selection, index, layers->size(), row, label);
     report.layers.push_back(std::move(row));
   }
   return success();
@@ -265,7 +270,7 @@ LogicalResult qwha::applyRTN(ModuleOp module, const quant::GridOptions &options,
     }
     replaceWithQLinear(layer, *quantized, *scaleType);
     row.seconds = secondsSince(start);
-    printProgress(selection.progress, index, layers->size(), row, label);
+    printProgress(selection, index, layers->size(), row, label);
     report.layers.push_back(std::move(row));
   }
   return success();

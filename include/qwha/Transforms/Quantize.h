@@ -57,8 +57,11 @@ struct LayerSelection {
   std::string layers = ".*";
   /// Element type of the scales: "f32", "f16" or "bf16".
   std::string scaleType = "f32";
-  /// One line per layer, when set.
+  /// One line per layer, when set, numbered from `progressOffset` out of
+  /// `progressTotal` (the number of selected layers when negative).
   llvm::raw_ostream *progress = nullptr;
+  int64_t progressOffset = 0;
+  int64_t progressTotal = -1;
 };
 
 /// Quantizes every matching qwha.linear of `module` with GPTQ, reading each

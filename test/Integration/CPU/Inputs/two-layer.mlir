@@ -34,8 +34,12 @@ func.func @forward(%x: tensor<2x8xf32>) -> tensor<2x3xf32> {
 }
 
 // A caller, as a test harness would have: calibration ignores it.
+func.func private @printMemrefF32(tensor<*xf32>)
 func.func @main() {
-  %x = arith.constant dense<1.0> : tensor<2x8xf32>
+  %x = arith.constant dense<[[1.5, -0.5, 0.25, 2.0, -1.0, 0.75, 0.5, -1.25],
+                             [-0.75, 1.0, 1.25, -0.5, 0.5, -1.5, 2.0, 0.25]]> : tensor<2x8xf32>
   %y = call @forward(%x) : (tensor<2x8xf32>) -> tensor<2x3xf32>
+  %u = tensor.cast %y : tensor<2x3xf32> to tensor<*xf32>
+  call @printMemrefF32(%u) : (tensor<*xf32>) -> ()
   return
 }
