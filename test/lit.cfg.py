@@ -38,7 +38,7 @@ llvm_config.with_environment("PATH", config.qwha_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["qwha-opt", "qwha-calibrate", "mlir-opt", "mlir-runner",
+    ["qwha-opt", "qwha-calibrate", "qwha-export-gptq", "mlir-opt", "mlir-runner",
      "mlir-translate"], tool_dirs)
 config.substitutions.append(("%python", sys.executable))
 

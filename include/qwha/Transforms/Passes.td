@@ -240,4 +240,25 @@ def RTN : Pass<"qwha-rtn", "mlir::ModuleOp">, QuantizationOptions {
   ], gridOptions, selectionOptions);
 }
 
+def LoadGPTQ : Pass<"qwha-load-gptq", "mlir::ModuleOp"> {
+  let summary = "Replace linear layers by the quantized weights of a GPTQ checkpoint";
+  let description = [{
+    Reads a GPTQ checkpoint directory (AutoGPTQ / GPTQModel layout:
+    `quantize_config.json` and `model.safetensors`, or shards listed in
+    `model.safetensors.index.json`) and rewrites each `qwha.linear` whose
+    name has a `<name>.qweight` tensor into a `qwha.qlinear` over the
+    unpacked codes, F16 scales, zero points and `g_idx` (dropped when it is
+    the identity `k / group_size`). So models quantized elsewhere compile
+    here; `qwha-export-gptq` writes the same layout.
+
+    Every tensor is checked against the layer's shape and the config;
+    a quantized layer in the checkpoint that the module does not have is an
+    error, so that a renamed layer cannot be silently left in float.
+  }];
+  let options = [
+    Option<"checkpoint", "checkpoint", "std::string", /*default=*/"\"\"",
+           "Checkpoint directory">,
+  ];
+}
+
 #endif // QWHA_TRANSFORMS_PASSES_TD

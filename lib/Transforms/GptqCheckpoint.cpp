@@ -1,0 +1,239 @@
+//===- GptqCheckpoint.cpp - GPTQ checkpoints in and out -------------------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Transforms/GptqCheckpoint.h"
+#include "qwha/Dialect/QWHA/QWHAOps.h"
+#include "qwha/Support/AtomicFile.h"
+#include "qwha/Support/Safetensors.h"
+#include "qwha/Transforms/LayerWeights.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+#include <map>
+
+using namespace mlir;
+using namespace qwha;
+
+//===----------------------------------------------------------------------===//
+// quantize_config.json
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<GptqConfig> GptqConfig::load(llvm::StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return llvm::createStringError("cannot read '" + path +
+                                   "': " + buffer.getError().message());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return llvm::createStringError("'" + path + "' is not valid JSON: " +
+                                   llvm::toString(json.takeError()));
+  const llvm::json::Object *object = json->getAsObject();
+  if (!object)
+    return llvm::createStringError("'" + path + "' is not a JSON object");
+  auto fieldError = [&](llvm::StringRef field, llvm::StringRef expected) {
+    return llvm::createStringError("'" + path + "': field '" + field +
+                                   "' must be " + expected);
+  };
+  GptqConfig config;
+  std::optional<int64_t> bits = object->getInteger("bits");
+  if (!bits || (*bits != 2 && *bits != 3 && *bits != 4 && *bits != 8))
+    return fieldError("bits", "2, 3, 4 or 8");
+  config.bits = unsigned(*bits);
+  std::optional<int64_t> groupSize = object->getInteger("group_size");
+  if (!groupSize || (*groupSize != -1 && *groupSize <= 0))
+    return fieldError("group_size", "-1 or a positive integer");
+  config.groupSize = *groupSize;
+  for (auto [field, target] :
+       {std::pair{"desc_act", &config.descAct}, std::pair{"sym", &config.sym},
+        std::pair{"static_groups", &config.staticGroups}}) {
+    if (const llvm::json::Value *value = object->get(field)) {
+      std::optional<bool> flag = value->getAsBoolean();
+      if (!flag)
+        return fieldError(field, "a boolean");
+      *target = *flag;
+    }
+  }
+  if (const llvm::json::Value *method = object->get("quant_method"))
+    if (method->getAsString() != std::optional<llvm::StringRef>("gptq"))
+      return fieldError("quant_method", "\"gptq\"");
+  if (const llvm::json::Value *format = object->get("checkpoint_format")) {
+    std::optional<llvm::StringRef> name = format->getAsString();
+    if (name == "gptq")
+      config.format = quant::GptqFormat::V1;
+    else if (name == "gptq_v2")
+      config.format = quant::GptqFormat::V2;
+    else
+      return fieldError("checkpoint_format", "\"gptq\" or \"gptq_v2\"");
+  }
+  return config;
+}
+
+llvm::Error GptqConfig::save(llvm::StringRef path) const {
+  llvm::json::Object object{
+      {"bits", int64_t(bits)},
+      {"group_size", groupSize},
+      {"desc_act", descAct},
+      {"sym", sym},
+      {"static_groups", staticGroups},
+      {"quant_method", "gptq"},
+      {"checkpoint_format",
+       format == quant::GptqFormat::V1 ? "gptq" : "gptq_v2"},
+      {"true_sequential", true},
+  };
+  return writeFileAtomically(path, [&](llvm::raw_ostream &os) {
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(object))) << "\n";
+    return llvm::Error::success();
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Export
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+llvm::Error layerError(StringRef layer, const llvm::Twine &message) {
+  return llvm::createStringError("layer '" + layer + "': " + message);
+}
+
+template <typename T>
+ArrayRef<char> asBytes(const std::vector<T> &values) {
+  return ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
+                        values.size() * sizeof(T));
+}
+
+} // namespace
+
+llvm::Error qwha::exportGptqCheckpoint(ModuleOp module,
+                                       llvm::StringRef directory,
+                                       quant::GptqFormat format,
+                                       llvm::raw_ostream *progress) {
+  SmallVector<QLinearOp> layers;
+  module.walk([&](QLinearOp op) { layers.push_back(op); });
+  if (layers.empty())
+    return llvm::createStringError(
+        "the module has no qwha.qlinear layer to export");
+
+  // Diagnostics of the readers go into the error, not to the terminal.
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &diag) {
+    diagnostics += diag.str();
+    return success();
+  });
+
+  GptqConfig config;
+  config.format = format;
+  config.bits = layers.front().getBits();
+  config.sym = true;
+  // One group size for all: a per-channel layer fits a config group size
+  // equal to its input features (one group), so take a real one if any.
+  config.groupSize = -1;
+  for (QLinearOp layer : layers)
+    if (layer.getGroupSize() != -1)
+      config.groupSize = layer.getGroupSize();
+  SafetensorsWriter writer;
+  std::map<std::string, std::vector<uint8_t>> exportedCodes;
+  for (QLinearOp layer : layers) {
+    StringRef name = layer.getName();
+    int64_t inFeatures = layer.getCodes().getType().getDimSize(1);
+    bool groupFits = layer.getGroupSize() == config.groupSize ||
+                     (layer.getGroupSize() == -1 &&
+                      inFeatures == config.groupSize);
+    if (layer.getBits() != config.bits || !groupFits)
+      return layerError(name, "uses " + llvm::Twine(layer.getBits()) +
+                                  " bits and group size " +
+                                  llvm::Twine(layer.getGroupSize()) +
+                                  ", other layers " + llvm::Twine(config.bits) +
+                                  " and " + llvm::Twine(config.groupSize) +
+                                  ": a GPTQ checkpoint has one config");
+    FailureOr<quant::QuantizedMatrix> q = readQuantizedWeight(layer);
+    if (failed(q))
+      return layerError(name, diagnostics);
+    if (auto it = exportedCodes.find(name.str()); it != exportedCodes.end()) {
+      // A layer applied twice shares its weight; anything else is a clash.
+      if (it->second != q->codes)
+        return layerError(name, "appears twice with different weights");
+      continue;
+    }
+    exportedCodes[name.str()] = q->codes;
+
+    const int64_t n = q->rows, k = q->cols, groups = q->getNumGroups();
+    const unsigned maxCode = (1u << q->bits) - 1;
+    std::vector<uint8_t> zeros(n * groups);
+    for (size_t i = 0; i < q->zeros.size(); ++i) {
+      float z = q->zeros[i];
+      if (z != std::nearbyint(z) || z < 0 || z > float(maxCode))
+        return layerError(name, "zero point " + llvm::Twine(std::to_string(z)) +
+                                    " is not an integer code: GPTQ "
+                                    "checkpoints store integer zero points");
+      zeros[i] = uint8_t(z);
+      if (zeros[i] != (maxCode + 1) / 2)
+        config.sym = false;
+    }
+    if (!q->gIdx.empty())
+      for (int64_t c = 0; c < k; ++c)
+        if (q->gIdx[c] != c / q->groupSize)
+          config.descAct = true;
+
+    llvm::Expected<std::vector<int32_t>> qweight =
+        quant::packGptqWeight(q->codes, n, k, q->bits);
+    if (!qweight)
+      return layerError(name, llvm::toString(qweight.takeError()));
+    llvm::Expected<std::vector<int32_t>> qzeros =
+        quant::packGptqZeros(zeros, n, groups, q->bits, format);
+    if (!qzeros)
+      return layerError(name, llvm::toString(qzeros.takeError()));
+    std::vector<uint16_t> scales(groups * n);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        float s = q->scales[r * groups + g];
+        uint16_t half = floatToHalfBits(s);
+        if (!std::isfinite(halfBitsToFloat(half)))
+          return layerError(name, "scale " + llvm::Twine(std::to_string(s)) +
+                                      " does not fit in the checkpoint's F16");
+        scales[g * n + r] = half;
+      }
+    std::vector<int32_t> gIdx(k);
+    for (int64_t c = 0; c < k; ++c)
+      gIdx[c] = int32_t(q->getGroup(c));
+
+    std::array<int64_t, 2> weightShape =
+        quant::getGptqWeightShape(n, k, q->bits);
+    std::array<int64_t, 2> zerosShape =
+        quant::getGptqZerosShape(n, groups, q->bits);
+    std::string prefix = name.str();
+    if (llvm::Error err = writer.add(prefix + ".qweight", DType::I32,
+                                     weightShape, asBytes(*qweight)))
+      return err;
+    if (llvm::Error err = writer.add(prefix + ".qzeros", DType::I32,
+                                     zerosShape, asBytes(*qzeros)))
+      return err;
+    if (llvm::Error err = writer.add(prefix + ".scales", DType::F16,
+                                     {groups, n}, asBytes(scales)))
+      return err;
+    if (llvm::Error err =
+            writer.add(prefix + ".g_idx", DType::I32, {k}, asBytes(gIdx)))
+      return err;
+    if (progress)
+      *progress << "exported " << name << " (" << n << "x" << k << ")\n";
+  }
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(directory))
+    return llvm::createStringError("cannot create '" + directory +
+                                   "': " + ec.message());
+  llvm::SmallString<256> tensors(directory), configPath(directory);
+  llvm::sys::path::append(tensors, "model.safetensors");
+  llvm::sys::path::append(configPath, "quantize_config.json");
+  writer.setMetadata("format", "pt");
+  if (llvm::Error err = writer.writeFile(tensors))
+    return err;
+  return config.save(configPath);
+}

@@ -1,0 +1,8 @@
+// Quantized layers qwha-export-gptq must refuse, one per function.
+func.func @zero_point_zero(%x: tensor<1x32xf32>) -> tensor<1x32xf32> {
+  %c = arith.constant dense<1> : tensor<32x32xi4>
+  %s = arith.constant dense<1.0> : tensor<32x1xf32>
+  %z = arith.constant dense<0> : tensor<32x1xi4>
+  %y = qwha.qlinear "zero" %x, %c, %s, %z group_size -1 : tensor<1x32xf32>, tensor<32x32xi4>, tensor<32x1xf32>, tensor<32x1xi4> -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}

@@ -1,0 +1,7 @@
+func.func @float_zeros(%x: tensor<1x32xf32>) -> tensor<1x32xf32> {
+  %c = arith.constant dense<1> : tensor<32x32xi4>
+  %s = arith.constant dense<1.0> : tensor<32x1xf32>
+  %z = arith.constant dense<7.5> : tensor<32x1xf32>
+  %y = qwha.qlinear "half" %x, %c, %s, %z group_size -1 : tensor<1x32xf32>, tensor<32x32xi4>, tensor<32x1xf32>, tensor<32x1xf32> -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}
