@@ -2,15 +2,20 @@
 """Writes mlp.mlir: a small MLP in the form torch-mlir emits for nn.Linear
 layers (transposed weight, zero-filled matmul, bias add, ReLU), with
 weights as dense_resource blobs and a `main` that runs it on a fixed batch
-and prints the result. Deterministic: the same file every time.
+and prints the result; and samples.safetensors: calibration inputs for
+`forward` (tensor arg0, [samples, batch, features]) drawn from the same
+distribution as, but disjoint from, main's input. Deterministic.
 
     python3 examples/mlp/generate.py > examples/mlp/mlp.mlir
 """
 
+import json
+import os
 import random
 import struct
 
 BATCH = 4
+CALIBRATION_SAMPLES = 128
 SIZES = [64, 256, 256, 32]  # input, hidden, hidden, output
 NAMES = ["mlp.fc1", "mlp.fc2", "mlp.head"]
 
@@ -89,6 +94,20 @@ def main():
         "#-}",
     ]
     print("\n".join(lines))
+
+    # Calibration inputs: like main's, from another stream of the generator.
+    calib = random.Random(7)
+    values = [round(calib.uniform(-1, 1), 3)
+              for _ in range(CALIBRATION_SAMPLES * BATCH * SIZES[0])]
+    data = struct.pack("<%df" % len(values), *values)
+    header = json.dumps({"arg0": {"dtype": "F32",
+                                  "shape": [CALIBRATION_SAMPLES, BATCH, SIZES[0]],
+                                  "data_offsets": [0, len(data)]}},
+                        separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples.safetensors")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + data)
 
 
 if __name__ == "__main__":
