@@ -162,11 +162,8 @@ void QuantizePass::runOnOperation() {
       }
     }
   }
-  if (!report.empty())
-    if (llvm::Error err = result.write(report)) {
-      module.emitError(llvm::toString(std::move(err)));
-      return signalPassFailure();
-    }
+  if (failed(writeReportIfRequested(module, result, report)))
+    return signalPassFailure();
 }
 
 } // namespace

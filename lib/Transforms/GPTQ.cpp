@@ -29,11 +29,9 @@ struct GPTQPass : public qwha::impl::GPTQBase<GPTQPass> {
                        "calibration=<file> (see qwha-calibrate)");
       return signalPassFailure();
     }
-    llvm::Expected<CalibrationStore> store = CalibrationStore::load(calibration);
-    if (!store) {
-      module.emitError(llvm::toString(store.takeError()));
+    FailureOr<CalibrationStore> store = loadCalibration(module, calibration);
+    if (failed(store))
       return signalPassFailure();
-    }
 
     quant::GptqOptions options;
     options.grid.bits = bits;
@@ -63,13 +61,9 @@ struct GPTQPass : public qwha::impl::GPTQBase<GPTQPass> {
         {"symmetric", bool(symmetric)},  {"mse", bool(mse)},
         {"damp", double(damp)},          {"block_size", int64_t(blockSize)},
         {"scale_type", std::string(scaleType)}};
-    if (failed(applyGPTQ(module, *store, options, selection, result)))
+    if (failed(applyGPTQ(module, *store, options, selection, result)) ||
+        failed(writeReportIfRequested(module, result, report)))
       return signalPassFailure();
-    if (!report.empty())
-      if (llvm::Error err = result.write(report)) {
-        module.emitError(llvm::toString(std::move(err)));
-        return signalPassFailure();
-      }
   }
 };
 

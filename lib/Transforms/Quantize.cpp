@@ -169,109 +169,128 @@ const CalibrationStore::Entry *findStatistics(LinearOp layer,
 
 } // namespace
 
-LogicalResult qwha::applyGPTQ(ModuleOp module, const CalibrationStore &store,
-                              const quant::GptqOptions &options,
-                              const LayerSelection &selection,
-                              QuantizationReport &report) {
+/// Quantizes one layer's float weight (rows x cols) and fills the report
+/// row's statistics; errors are emitted on the layer.
+using LayerQuantizer = llvm::function_ref<FailureOr<quant::QuantizedMatrix>(
+    LinearOp layer, ArrayRef<float> weight, int64_t rows, int64_t cols,
+    QuantizationReport::Layer &row)>;
+
+/// The loop both methods share: select, read, quantize, replace, report.
+static LogicalResult quantizeLayers(ModuleOp module,
+                                    const LayerSelection &selection,
+                                    StringRef label,
+                                    QuantizationReport &report,
+                                    LayerQuantizer quantize) {
   FailureOr<FloatType> scaleType =
       parseScaleType(module.getContext(), selection.scaleType, module);
   FailureOr<SmallVector<LinearOp>> layers =
       selectLayers(module, selection.layers);
   if (failed(scaleType) || failed(layers))
     return failure();
-  std::string label = describe(options.grid) + " GPTQ" +
-                      (options.actOrder ? " act-order" : "") +
-                      (options.staticGroups ? " static" : "");
   for (auto [index, layer] : llvm::enumerate(*layers)) {
     auto start = std::chrono::steady_clock::now();
-    const CalibrationStore::Entry *entry = findStatistics(layer, store);
-    if (!entry)
-      return failure();
     RankedTensorType type = layer.getWeight().getType();
-    FailureOr<std::vector<float>> weight =
-        readConstantFloats(layer.getWeight(), layer, "the weight of layer '" +
-                                                         layer.getName().str() +
-                                                         "'");
-    if (failed(weight))
-      return failure();
-    llvm::Expected<quant::GptqResult> result =
-        quant::quantizeGPTQ(*weight, type.getDimSize(0), type.getDimSize(1),
-                            entry->hessian, options);
-    if (!result)
-      return layer.emitError("layer '")
-             << layer.getName() << "': " << llvm::toString(result.takeError());
     QuantizationReport::Layer row;
     row.name = layer.getName().str();
     row.rows = type.getDimSize(0);
     row.cols = type.getDimSize(1);
-    row.samples = entry->samples;
-    row.damp = result->damp;
-    row.dampRaises = result->dampRaises;
-    row.deadColumns = result->deadColumns;
-    row.objective = result->objective;
-    if (options.computeBaselines) {
-      row.objectiveRTN = result->objectiveRTN;
-      row.outputEnergy = result->outputEnergy;
-    }
-    replaceWithQLinear(layer, result->quantized, *scaleType);
-    row.seconds = secondsSince(start);
-    if (result->dampRaises && selection.progress)
-      *selection.progress << "note: layer '" << row.name
-                          << "': damping raised " << result->dampRaises
-                          << " times to " << result->damp << "\n";
-    printProgress(selection, index, layers->size(), row, label);
-    report.layers.push_back(std::move(row));
-  }
-  return success();
-}
-
-LogicalResult qwha::applyRTN(ModuleOp module, const quant::GridOptions &options,
-                             const CalibrationStore *store,
-                             const LayerSelection &selection,
-                             QuantizationReport &report) {
-  FailureOr<FloatType> scaleType =
-      parseScaleType(module.getContext(), selection.scaleType, module);
-  FailureOr<SmallVector<LinearOp>> layers =
-      selectLayers(module, selection.layers);
-  if (failed(scaleType) || failed(layers))
-    return failure();
-  std::string label = describe(options) + " RTN";
-  for (auto [index, layer] : llvm::enumerate(*layers)) {
-    auto start = std::chrono::steady_clock::now();
-    RankedTensorType type = layer.getWeight().getType();
-    const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-    const CalibrationStore::Entry *entry = nullptr;
-    if (store && !(entry = findStatistics(layer, *store)))
-      return failure();
-    FailureOr<std::vector<float>> weight =
-        readConstantFloats(layer.getWeight(), layer, "the weight of layer '" +
-                                                         layer.getName().str() +
-                                                         "'");
+    FailureOr<std::vector<float>> weight = readConstantFloats(
+        layer.getWeight(), layer, "the weight of layer '" + row.name + "'");
     if (failed(weight))
       return failure();
-    llvm::Expected<quant::QuantizedMatrix> quantized =
-        quant::quantizeRTN(*weight, rows, cols, options);
-    if (!quantized)
-      return layer.emitError("layer '")
-             << layer.getName() << "': "
-             << llvm::toString(quantized.takeError());
-    QuantizationReport::Layer row;
-    row.name = layer.getName().str();
-    row.rows = rows;
-    row.cols = cols;
-    if (entry) {
-      row.samples = entry->samples;
-      std::vector<float> values = quantized->dequantize();
-      row.objective = quant::quadraticObjective(*weight, values, rows, cols,
-                                                entry->hessian);
-      row.objectiveRTN = row.objective;
-      row.outputEnergy =
-          quant::quadraticObjective(*weight, {}, rows, cols, entry->hessian);
-    }
+    FailureOr<quant::QuantizedMatrix> quantized =
+        quantize(layer, *weight, row.rows, row.cols, row);
+    if (failed(quantized))
+      return failure();
     replaceWithQLinear(layer, *quantized, *scaleType);
     row.seconds = secondsSince(start);
     printProgress(selection, index, layers->size(), row, label);
     report.layers.push_back(std::move(row));
   }
   return success();
+}
+
+LogicalResult qwha::applyGPTQ(ModuleOp module, const CalibrationStore &store,
+                              const quant::GptqOptions &options,
+                              const LayerSelection &selection,
+                              QuantizationReport &report) {
+  std::string label = describe(options.grid) + " GPTQ" +
+                      (options.actOrder ? " act-order" : "") +
+                      (options.staticGroups ? " static" : "");
+  return quantizeLayers(
+      module, selection, label, report,
+      [&](LinearOp layer, ArrayRef<float> weight, int64_t rows, int64_t cols,
+          QuantizationReport::Layer &row)
+          -> FailureOr<quant::QuantizedMatrix> {
+        const CalibrationStore::Entry *entry = findStatistics(layer, store);
+        if (!entry)
+          return failure();
+        llvm::Expected<quant::GptqResult> result =
+            quant::quantizeGPTQ(weight, rows, cols, entry->hessian, options);
+        if (!result)
+          return layer.emitError("layer '")
+                 << row.name << "': " << llvm::toString(result.takeError());
+        row.samples = entry->samples;
+        row.damp = result->damp;
+        row.dampRaises = result->dampRaises;
+        row.deadColumns = result->deadColumns;
+        row.objective = result->objective;
+        if (options.computeBaselines) {
+          row.objectiveRTN = result->objectiveRTN;
+          row.outputEnergy = result->outputEnergy;
+        }
+        if (result->dampRaises && selection.progress)
+          *selection.progress << "note: layer '" << row.name
+                              << "': damping raised " << result->dampRaises
+                              << " times to " << result->damp << "\n";
+        return std::move(result->quantized);
+      });
+}
+
+LogicalResult qwha::applyRTN(ModuleOp module, const quant::GridOptions &options,
+                             const CalibrationStore *store,
+                             const LayerSelection &selection,
+                             QuantizationReport &report) {
+  return quantizeLayers(
+      module, selection, describe(options) + " RTN", report,
+      [&](LinearOp layer, ArrayRef<float> weight, int64_t rows, int64_t cols,
+          QuantizationReport::Layer &row)
+          -> FailureOr<quant::QuantizedMatrix> {
+        const CalibrationStore::Entry *entry = nullptr;
+        if (store && !(entry = findStatistics(layer, *store)))
+          return failure();
+        llvm::Expected<quant::QuantizedMatrix> quantized =
+            quant::quantizeRTN(weight, rows, cols, options);
+        if (!quantized)
+          return layer.emitError("layer '")
+                 << row.name << "': " << llvm::toString(quantized.takeError());
+        if (entry) {
+          row.samples = entry->samples;
+          std::vector<float> values = quantized->dequantize();
+          row.objective = quant::quadraticObjective(weight, values, rows, cols,
+                                                    entry->hessian);
+          row.objectiveRTN = row.objective;
+          row.outputEnergy =
+              quant::quadraticObjective(weight, {}, rows, cols, entry->hessian);
+        }
+        return std::move(*quantized);
+      });
+}
+
+LogicalResult qwha::writeReportIfRequested(Operation *anchor,
+                                           const QuantizationReport &report,
+                                           StringRef path) {
+  if (path.empty())
+    return success();
+  if (llvm::Error err = report.write(path))
+    return anchor->emitError(llvm::toString(std::move(err)));
+  return success();
+}
+
+FailureOr<CalibrationStore> qwha::loadCalibration(Operation *anchor,
+                                                  StringRef path) {
+  llvm::Expected<CalibrationStore> store = CalibrationStore::load(path);
+  if (!store)
+    return anchor->emitError(llvm::toString(store.takeError()));
+  return std::move(*store);
 }

@@ -26,12 +26,9 @@ struct RTNPass : public qwha::impl::RTNBase<RTNPass> {
     ModuleOp module = getOperation();
     std::optional<CalibrationStore> store;
     if (!calibration.empty()) {
-      llvm::Expected<CalibrationStore> loaded =
-          CalibrationStore::load(calibration);
-      if (!loaded) {
-        module.emitError(llvm::toString(loaded.takeError()));
+      FailureOr<CalibrationStore> loaded = loadCalibration(module, calibration);
+      if (failed(loaded))
         return signalPassFailure();
-      }
       store = std::move(*loaded);
     }
     quant::GridOptions options;
@@ -54,13 +51,9 @@ struct RTNPass : public qwha::impl::RTNBase<RTNPass> {
         {"symmetric", bool(symmetric)}, {"mse", bool(mse)},
         {"scale_type", std::string(scaleType)}};
     if (failed(applyRTN(module, options, store ? &*store : nullptr, selection,
-                        result)))
+                        result)) ||
+        failed(writeReportIfRequested(module, result, report)))
       return signalPassFailure();
-    if (!report.empty())
-      if (llvm::Error err = result.write(report)) {
-        module.emitError(llvm::toString(std::move(err)));
-        return signalPassFailure();
-      }
   }
 };
 

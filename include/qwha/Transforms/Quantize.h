@@ -81,6 +81,15 @@ mlir::LogicalResult applyRTN(mlir::ModuleOp module,
                              const LayerSelection &selection,
                              QuantizationReport &report);
 
+/// Writes `report` to `path` unless the path is empty; errors on `anchor`.
+mlir::LogicalResult writeReportIfRequested(mlir::Operation *anchor,
+                                           const QuantizationReport &report,
+                                           llvm::StringRef path);
+
+/// Loads a calibration file; errors on `anchor`.
+mlir::FailureOr<CalibrationStore> loadCalibration(mlir::Operation *anchor,
+                                                  llvm::StringRef path);
+
 } // namespace qwha
 
 #endif // QWHA_TRANSFORMS_QUANTIZE_H
