@@ -50,6 +50,7 @@ struct GPTQPass : public qwha::impl::GPTQBase<GPTQPass> {
     selection.layers = layers;
     selection.scaleType = scaleType;
     selection.progress = progress ? &llvm::errs() : nullptr;
+    selection.keepFloatWeight = keepFloatWeight;
 
     QuantizationReport result;
     result.method = "gptq";

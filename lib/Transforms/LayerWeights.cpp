@@ -120,7 +120,7 @@ FailureOr<std::vector<int64_t>> qwha::readConstantIntegers(Value value,
 
 QLinearOp qwha::replaceWithQLinear(LinearOp layer,
                                    const quant::QuantizedMatrix &q,
-                                   FloatType scaleType) {
+                                   FloatType scaleType, bool keepFloatWeight) {
   OpBuilder b(layer);
   Location loc = layer.getLoc();
   MLIRContext *context = b.getContext();
@@ -171,6 +171,10 @@ QLinearOp qwha::replaceWithQLinear(LinearOp layer,
       b, loc, layer.getResult().getType(), layer.getNameAttr(),
       layer.getInput(), codes, scales, zeros, gIdx,
       b.getI64IntegerAttr(groupSize));
+  if (keepFloatWeight)
+    if (auto constant = layer.getWeight().getDefiningOp<arith::ConstantOp>())
+      qlinear->setAttr(QWHADialect::getFloatWeightAttrName(),
+                       constant.getValue());
   layer.getResult().replaceAllUsesWith(qlinear.getResult());
   Value weight = layer.getWeight();
   layer.erase();
@@ -215,4 +219,22 @@ FailureOr<quant::QuantizedMatrix> qwha::readQuantizedWeight(QLinearOp layer) {
     q.gIdx.assign(gIdx->begin(), gIdx->end());
   }
   return q;
+}
+
+FailureOr<std::vector<float>> qwha::readKeptFloatWeight(QLinearOp layer) {
+  Attribute attr = layer->getAttr(QWHADialect::getFloatWeightAttrName());
+  if (!attr)
+    return layer.emitError("layer '")
+           << layer.getName()
+           << "' has no float weight to measure its quantization error: "
+              "quantize it with keep-float-weight=true";
+  // Read through a temporary constant, sharing the weight reader.
+  OpBuilder builder(layer);
+  auto constant =
+      arith::ConstantOp::create(builder, layer.getLoc(), cast<TypedAttr>(attr));
+  FailureOr<std::vector<float>> values = readConstantFloats(
+      constant, layer, "the float weight of layer '" + layer.getName().str() +
+                           "'");
+  constant.erase();
+  return values;
 }

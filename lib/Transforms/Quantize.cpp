@@ -44,6 +44,8 @@ llvm::json::Value QuantizationReport::toJSON() const {
       if (layer.objectiveRTN)
         entry["relative_error_rtn"] = *layer.objectiveRTN / *layer.outputEnergy;
     }
+    for (const auto &field : layer.extra)
+      entry[field.first] = field.second;
     if (includeTimings)
       entry["seconds"] = layer.seconds;
     totalSeconds += layer.seconds;
@@ -202,7 +204,8 @@ static LogicalResult quantizeLayers(ModuleOp module,
         quantize(layer, *weight, row.rows, row.cols, row);
     if (failed(quantized))
       return failure();
-    replaceWithQLinear(layer, *quantized, *scaleType);
+    replaceWithQLinear(layer, *quantized, *scaleType,
+                       selection.keepFloatWeight);
     row.seconds = secondsSince(start);
     printProgress(selection, index, layers->size(), row, label);
     report.layers.push_back(std::move(row));

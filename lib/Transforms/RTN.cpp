@@ -41,6 +41,7 @@ struct RTNPass : public qwha::impl::RTNBase<RTNPass> {
     selection.layers = layers;
     selection.scaleType = scaleType;
     selection.progress = progress ? &llvm::errs() : nullptr;
+    selection.keepFloatWeight = keepFloatWeight;
 
     QuantizationReport result;
     result.method = "rtn";

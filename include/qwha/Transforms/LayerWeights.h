@@ -36,9 +36,16 @@ readConstantIntegers(mlir::Value value, mlir::Operation *user,
 
 /// Replaces `layer` by a qwha.qlinear with the same name and input over
 /// constants: codes as iB, scales of `scaleType`, zero points as iB codes,
-/// and g_idx (i32) when the matrix has one.
+/// and g_idx (i32) when the matrix has one. With `keepFloatWeight`, the
+/// layer's constant float weight stays on the new op as
+/// `qwha.float_weight` (same attribute, no copy).
 QLinearOp replaceWithQLinear(LinearOp layer, const quant::QuantizedMatrix &q,
-                             mlir::FloatType scaleType);
+                             mlir::FloatType scaleType,
+                             bool keepFloatWeight = false);
+
+/// The float weight kept on a qlinear, as float32. Fails (with an error
+/// naming the layer) when it was not kept.
+mlir::FailureOr<std::vector<float>> readKeptFloatWeight(QLinearOp layer);
 
 /// The quantized matrix a qlinear's constants hold (inverse of the above).
 mlir::FailureOr<quant::QuantizedMatrix> readQuantizedWeight(QLinearOp layer);

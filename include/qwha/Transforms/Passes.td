@@ -115,6 +115,7 @@ def InstrumentCalibration : Pass<"qwha-instrument-calibration"> {
     %y = qwha.linear "fc1" %t, %w : tensor<4x8xf32>, tensor<16x8xf32> -> tensor<4x16xf32>
     ```
   }];
+  let dependentDialects = ["qwha::QWHADialect"];
   let options = [
     Option<"layers", "layers", "std::string", /*default=*/"\".*\"",
            "Regular expression a layer name must match in full to be tapped">,
@@ -171,6 +172,9 @@ class QuantizationOptions {
            "byte-identical reports)">,
     Option<"progress", "progress", "bool", /*default=*/"false",
            "Print one line per layer to stderr">,
+    Option<"keepFloatWeight", "keep-float-weight", "bool", /*default=*/"false",
+           "Keep each layer's float weight on its qwha.qlinear as "
+           "qwha.float_weight, for qwha-wha-init">,
   ];
 }
 
@@ -201,6 +205,7 @@ def GPTQ : Pass<"qwha-gptq", "mlir::ModuleOp">, QuantizationOptions {
     qwha-opt model.mlir -qwha-gptq="calibration=calib.safetensors bits=3 group-size=64 report=gptq.json"
     ```
   }];
+  let dependentDialects = ["qwha::QWHADialect", "mlir::arith::ArithDialect"];
   let options = !listconcat([
     Option<"calibration", "calibration", "std::string", /*default=*/"\"\"",
            "Calibration file (safetensors) written by qwha-calibrate">,
@@ -234,6 +239,7 @@ def RTN : Pass<"qwha-rtn", "mlir::ModuleOp">, QuantizationOptions {
     qwha-opt model.mlir -qwha-rtn="bits=4 group-size=128"
     ```
   }];
+  let dependentDialects = ["qwha::QWHADialect", "mlir::arith::ArithDialect"];
   let options = !listconcat([
     Option<"calibration", "calibration", "std::string", /*default=*/"\"\"",
            "Optional calibration file, for objectives in the report">,
@@ -255,10 +261,112 @@ def LoadGPTQ : Pass<"qwha-load-gptq", "mlir::ModuleOp"> {
     a quantized layer in the checkpoint that the module does not have is an
     error, so that a renamed layer cannot be silently left in float.
   }];
+  let dependentDialects = ["qwha::QWHADialect", "mlir::arith::ArithDialect"];
   let options = [
     Option<"checkpoint", "checkpoint", "std::string", /*default=*/"\"\"",
            "Checkpoint directory">,
   ];
+}
+
+def WHAInit : Pass<"qwha-wha-init", "mlir::ModuleOp"> {
+  let summary = "Initialise Walsh-Hadamard adapters from the quantization error";
+  let description = [{
+    QWHA (arXiv 2509.17428): each `qwha.qlinear` whose name matches
+    `layers` gets an adapter `F`, sparse, applied to the orthonormal
+    Walsh-Hadamard transform of the layer's input: `y = W_q x + F (H x)`.
+    `F` is initialised from the quantization error `E = W - W_q` (the float
+    weight kept by `keep-float-weight=true` on the quantization pass) and
+    the layer's Hessian from `calibration`:
+
+    1. AdaAlloc: budget `p = rank * (in + out)` entries, row i getting a
+       share proportional to `||(E X)_i||^alloc-power`;
+    2. selection: the largest-magnitude entries of `E H^T` in each row
+       (`selection=random` picks a seeded random support instead);
+    3. refinement (`refine`): the values on that support minimizing the
+       activation-weighted error, by damped Cholesky.
+
+    The layer is rewritten into the unfused form
+
+    ```mlir
+    %y = qwha.qlinear "fc" %x, ...
+    %h = qwha.fwht %x normalized : tensor<...>
+    %a = qwha.sparse_linear %h, %rows, %cols, %vals : ...
+    %z = linalg.add ins(%y, %a : ...) outs(%e : ...)
+    ```
+
+    which `qwha-fuse-adapters` turns into `qwha.qlinear_wha`. The report
+    gives, per layer, the objective without adapter, after selection and
+    after refinement, and their relative errors; `export` writes the
+    adapters in the adapter file format (`<layer>.wha.indices`,
+    `<layer>.wha.values`) for fine-tuning elsewhere.
+  }];
+  let dependentDialects = [
+    "qwha::QWHADialect", "mlir::arith::ArithDialect",
+    "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"
+  ];
+  let options = [
+    Option<"calibration", "calibration", "std::string", /*default=*/"\"\"",
+           "Calibration file (qwha-calibrate) with each layer's Hessian">,
+    Option<"rank", "rank", "int64_t", /*default=*/"64",
+           "Budget of rank * (in + out) entries per layer (LoRA parity)">,
+    Option<"allocPower", "alloc-power", "double", /*default=*/"1.0",
+           "AdaAlloc exponent t: rows get budgets proportional to "
+           "||(E X)_i||^t (0: uniform)">,
+    Option<"refine", "refine", "bool", /*default=*/"true",
+           "Refine the selected values by least squares">,
+    Option<"selection", "selection", "std::string",
+           /*default=*/"\"magnitude\"",
+           "Support selection: magnitude (largest transform-domain errors) "
+           "or random">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the random selection">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Relative damping of the refinement's least-squares systems">,
+    Option<"layers", "layers", "std::string", /*default=*/"\".*\"",
+           "Regular expression a layer name must match in full">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report of every layer to this file">,
+    Option<"reportTimings", "report-timings", "bool", /*default=*/"true",
+           "Include seconds per layer in the report">,
+    Option<"exportFile", "export", "std::string", /*default=*/"\"\"",
+           "Write the adapters to this adapter file">,
+    Option<"keepFloatWeight", "keep-float-weight", "bool", /*default=*/"false",
+           "Leave qwha.float_weight on the layers (dropped by default)">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print one line per layer to stderr">,
+  ];
+}
+
+def LoadAdapters : Pass<"qwha-load-adapters", "mlir::ModuleOp"> {
+  let summary = "Attach trained Walsh-Hadamard adapters from an adapter file";
+  let description = [{
+    Reads `<layer>.wha.indices` (I32, flat `row * in + col`) and
+    `<layer>.wha.values` for each layer of the adapter file and attaches the
+    adapter to the `qwha.qlinear` or `qwha.linear` of that name, in the same
+    unfused form as `qwha-wha-init`. Indices out of range or repeated,
+    mismatched lengths, other dtypes and non-finite values are errors that
+    name the layer; so is an adapter for a layer the module does not have.
+  }];
+  let dependentDialects = [
+    "qwha::QWHADialect", "mlir::arith::ArithDialect",
+    "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect"
+  ];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"\"\"",
+           "Adapter file (safetensors)">,
+  ];
+}
+
+def FuseAdapters : Pass<"qwha-fuse-adapters"> {
+  let summary = "Fuse quantized layers with their adapters into qwha.qlinear_wha";
+  let description = [{
+    Rewrites `qlinear(x) + sparse_linear(fwht(x normalized))`, the sum a
+    `linalg.add` or an `arith.addf` on tensors in either order, into one
+    `qwha.qlinear_wha`, so that a lowering can compute the transform once
+    per input row and add the adapter in the same pass over the output.
+    The quantized layer and the adapter product must have no other users;
+    the transform may be shared.
+  }];
 }
 
 #endif // QWHA_TRANSFORMS_PASSES_TD

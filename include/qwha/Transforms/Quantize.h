@@ -38,6 +38,8 @@ struct QuantizationReport {
     /// tr((W - Q) H (W - Q)^T) for the method and for round-to-nearest, and
     /// tr(W H W^T); absent without calibration statistics.
     std::optional<double> objective, objectiveRTN, outputEnergy;
+    /// Method-specific fields, merged into the layer's entry.
+    llvm::json::Object extra;
     double seconds = 0;
   };
   std::string method;
@@ -57,6 +59,9 @@ struct LayerSelection {
   std::string layers = ".*";
   /// Element type of the scales: "f32", "f16" or "bf16".
   std::string scaleType = "f32";
+  /// Keep each quantized layer's float weight as `qwha.float_weight`, for
+  /// qwha-wha-init.
+  bool keepFloatWeight = false;
   /// One line per layer, when set, numbered from `progressOffset` out of
   /// `progressTotal` (the number of selected layers when negative).
   llvm::raw_ostream *progress = nullptr;

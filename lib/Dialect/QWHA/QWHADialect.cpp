@@ -30,6 +30,22 @@ LogicalResult QWHADialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string attribute";
     return success();
   }
+  if (attr.getName() == getFloatWeightAttrName()) {
+    auto weight = dyn_cast<DenseElementsAttr>(attr.getValue());
+    auto resource = dyn_cast<DenseResourceElementsAttr>(attr.getValue());
+    ShapedType type = weight ? weight.getType()
+                             : (resource ? resource.getType() : ShapedType());
+    auto layer = dyn_cast<QLinearOp>(op);
+    if (!layer)
+      return op->emitError() << "'" << getFloatWeightAttrName()
+                             << "' belongs on qwha.qlinear";
+    if (!type || !isa<FloatType>(type.getElementType()) ||
+        type.getShape() != layer.getCodes().getType().getShape())
+      return op->emitError()
+             << "'" << getFloatWeightAttrName()
+             << "' must be a dense float tensor of the codes' shape";
+    return success();
+  }
   if (attr.getName() == "qwha.calibration_layers") {
     auto names = dyn_cast<ArrayAttr>(attr.getValue());
     if (!names || !llvm::all_of(names, [](Attribute name) {

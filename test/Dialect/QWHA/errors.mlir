@@ -356,3 +356,20 @@ func.func @unknown_attribute() attributes {qwha.layer = "x"} {
 // expected-error @+1 {{'qwha.calibration_layers' must be an array of non-empty layer names}}
 module attributes {qwha.calibration_layers = ["fc", ""]} {
 }
+
+// -----
+
+// The float weight kept for adapter initialisation belongs on qwha.qlinear.
+func.func @float_weight_on_linear(%x: tensor<1x8xf32>, %w: tensor<2x8xf32>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'qwha.float_weight' belongs on qwha.qlinear}}
+  %y = qwha.linear "fc" %x, %w {qwha.float_weight = dense<0.0> : tensor<2x8xf32>} : tensor<1x8xf32>, tensor<2x8xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @float_weight_shape(%x: tensor<1x8xf32>, %c: tensor<2x8xi4>, %s: tensor<2x1xf32>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'qwha.float_weight' must be a dense float tensor of the codes' shape}}
+  %y = qwha.qlinear "fc" %x, %c, %s, %s group_size -1 {qwha.float_weight = dense<0.0> : tensor<8x2xf32>} : tensor<1x8xf32>, tensor<2x8xi4>, tensor<2x1xf32>, tensor<2x1xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}

@@ -37,6 +37,11 @@ def QWHA_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getLayerNameAttrName() {
       return ::llvm::StringLiteral("qwha.name");
     }
+    /// The float weight a quantized layer was made from, kept (when asked)
+    /// for passes that need the quantization error, like qwha-wha-init.
+    static constexpr ::llvm::StringLiteral getFloatWeightAttrName() {
+      return ::llvm::StringLiteral("qwha.float_weight");
+    }
   }];
   let hasOperationAttrVerify = 1;
 }

@@ -5,11 +5,14 @@ bits) (this is what AutoGPTQ's 2/4/8-bit packing and its 3-bit
 32-values-in-3-words scheme both amount to); v1 ("gptq") zero points are
 stored minus one. Dequantizes the layers of make_mlp.py's model and prints
 the model's output for the input in the JSON file, as printMemrefF32 would.
+With an adapter file, each layer also adds F (H x / sqrt(K)) with H the
+Sylvester matrix, H[i][j] = (-1)^popcount(i & j) (K is a power of two here).
 
-usage: read_gptq_checkpoint.py <test/lib> <checkpoint dir> <model.json>
+usage: read_gptq_checkpoint.py <test/lib> <checkpoint dir> <model.json> [adapters]
 """
 
 import json
+import math
 import os
 import sys
 
@@ -55,12 +58,26 @@ def main():
              for j in range(n)]
         weights[name] = w
         del zeros_t
+    adapters = safetensors_lite.read(sys.argv[4])[0] if len(sys.argv) > 4 else {}
+
+    def layer(name, rows, bias):
+        w = weights[name]
+        out = [[sum(a * b for a, b in zip(row, wr)) + bi for wr, bi in zip(w, bias)]
+               for row in rows]
+        if name + ".wha.indices" in adapters:
+            k = len(w[0])
+            indices = adapters[name + ".wha.indices"][2]
+            values = adapters[name + ".wha.values"][2]
+            for r, row in enumerate(rows):
+                hx = [sum((-1) ** bin(i & j).count("1") * row[j] for j in range(k)) / math.sqrt(k)
+                      for i in range(k)]
+                for flat, v in zip(indices, values):
+                    out[r][flat // k] += v * hx[flat % k]
+        return out
+
     model = json.load(open(sys.argv[3]))
-    x = model["x"]
-    h = [[max(0.0, sum(a * b for a, b in zip(row, w)) + b1)
-          for w, b1 in zip(weights["mlp.fc1"], model["b1"])] for row in x]
-    y = [[sum(a * b for a, b in zip(row, w)) + b2
-          for w, b2 in zip(weights["mlp.fc2"], model["b2"])] for row in h]
+    h = [[max(0.0, v) for v in row] for row in layer("mlp.fc1", model["x"], model["b1"])]
+    y = layer("mlp.fc2", h, model["b2"])
     print("data =", [[float(v) for v in row] for row in y])
 
 
