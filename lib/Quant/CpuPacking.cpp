@@ -1,0 +1,108 @@
+//===- CpuPacking.cpp - Weight layout of the CPU kernels ------------------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Quant/CpuPacking.h"
+
+#include <algorithm>
+#include <string>
+
+using namespace qwha::quant;
+
+/// Input columns of each group, in increasing order.
+static std::vector<std::vector<int32_t>>
+collectGroupColumns(const QuantizedWeightView &weight) {
+  std::vector<std::vector<int32_t>> columns(weight.numGroups());
+  for (int64_t k = 0; k < weight.cols; ++k) {
+    int64_t g = weight.gIdx.empty() ? k / weight.groupSize : weight.gIdx[k];
+    columns[g].push_back(int32_t(k));
+  }
+  return columns;
+}
+
+llvm::Expected<CpuPackedWeight>
+qwha::quant::packForCpu(const QuantizedWeightView &weight,
+                        const CpuKernelLayout &layout) {
+  if (llvm::Error err = validate(weight))
+    return std::move(err);
+  if (layout.bits != weight.bits)
+    return llvm::createStringError(
+        "layout is for " + std::to_string(layout.bits) +
+        "-bit codes, the weight has " + std::to_string(weight.bits));
+  if (layout.lanes <= 0 || layout.lanes > 64 ||
+      (layout.lanes & (layout.lanes - 1)))
+    return llvm::createStringError("lanes must be a power of two in [1, 64], "
+                                   "got " +
+                                   std::to_string(layout.lanes));
+
+  const int64_t lanes = layout.lanes;
+  const int64_t chunkColumns = layout.getChunkColumns();
+  const int64_t chunkBytes = layout.getChunkBytes();
+
+  CpuPackedWeight packed;
+  packed.layout = layout;
+  packed.rows = weight.rows;
+  packed.cols = weight.cols;
+  packed.numGroups = weight.numGroups();
+  packed.paddedRows = (weight.rows + lanes - 1) / lanes * lanes;
+
+  std::vector<std::vector<int32_t>> groupColumns = collectGroupColumns(weight);
+  size_t largestGroup = 0;
+  for (const auto &columns : groupColumns)
+    largestGroup = std::max(largestGroup, columns.size());
+  packed.groupStride =
+      (int64_t(largestGroup) + chunkColumns - 1) / chunkColumns * chunkColumns;
+
+  const int64_t packedCols = packed.getPackedColumns();
+  std::vector<int32_t> columnOf(packedCols, -1);
+  bool identity = packedCols == weight.cols;
+  for (int64_t g = 0; g < packed.numGroups; ++g)
+    for (auto [i, k] : llvm::enumerate(groupColumns[g])) {
+      int64_t j = g * packed.groupStride + int64_t(i);
+      columnOf[j] = k;
+      identity &= k == j;
+    }
+  if (!identity)
+    packed.columnOf = std::move(columnOf);
+  auto inputColumn = [&](int64_t j) -> int64_t {
+    return packed.columnOf.empty() ? j : packed.columnOf[j];
+  };
+
+  const int64_t blocks = packed.paddedRows / lanes;
+  const int64_t chunks = packedCols / chunkColumns;
+  packed.codes.assign(blocks * chunks * chunkBytes, 0);
+  for (int64_t block = 0; block < blocks; ++block)
+    for (int64_t c = 0; c < chunks; ++c) {
+      uint8_t *chunk = packed.codes.data() + (block * chunks + c) * chunkBytes;
+      for (int64_t i = 0; i < chunkColumns; ++i) {
+        int64_t k = inputColumn(c * chunkColumns + i);
+        if (k < 0)
+          continue;
+        for (int64_t j = 0; j < lanes; ++j) {
+          int64_t n = block * lanes + j;
+          if (n >= weight.rows)
+            break;
+          unsigned code = weight.codes[n * weight.cols + k];
+          if (layout.bits == 3) {
+            chunk[(i / 4) * lanes + j] |= uint8_t((code & 3) << (2 * (i % 4)));
+            chunk[2 * lanes + j] |= uint8_t((code >> 2) << i);
+          } else {
+            chunk[j] |= uint8_t(code << (i * layout.bits));
+          }
+        }
+      }
+    }
+
+  packed.scales.assign(packed.numGroups * packed.paddedRows, 0.0f);
+  packed.negScaledZeros.assign(packed.numGroups * packed.paddedRows, 0.0f);
+  for (int64_t n = 0; n < weight.rows; ++n)
+    for (int64_t g = 0; g < packed.numGroups; ++g) {
+      float scale = weight.scales[n * packed.numGroups + g];
+      float zero = weight.zeros[n * packed.numGroups + g];
+      packed.scales[g * packed.paddedRows + n] = scale;
+      packed.negScaledZeros[g * packed.paddedRows + n] = -zero * scale;
+    }
+  return packed;
+}

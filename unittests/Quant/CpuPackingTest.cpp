@@ -1,0 +1,219 @@
+//===- CpuPackingTest.cpp - Tests of the CPU kernel weight layout ---------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The packed weight is read back here bit by bit from the layout's
+// description (CpuPacking.h), never through the implementation, and the
+// weight it describes must equal quant::dequantize of the original.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Quant/CpuPacking.h"
+
+#include "gtest/gtest.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+using namespace qwha::quant;
+
+namespace {
+
+struct RandomWeight {
+  int64_t rows, cols, groupSize;
+  unsigned bits;
+  std::vector<uint8_t> codes;
+  std::vector<float> scales, zeros;
+  std::vector<int32_t> gIdx;
+
+  QuantizedWeightView view() const {
+    QuantizedWeightView v;
+    v.rows = rows;
+    v.cols = cols;
+    v.groupSize = groupSize;
+    v.bits = bits;
+    v.codes = codes;
+    v.scales = scales;
+    v.zeros = zeros;
+    v.gIdx = gIdx;
+    return v;
+  }
+};
+
+enum class Order { Contiguous, ActOrder, Uneven };
+
+RandomWeight makeWeight(int64_t rows, int64_t cols, int64_t groupSize,
+                        unsigned bits, Order order, unsigned seed) {
+  std::mt19937 rng(seed);
+  RandomWeight w{rows, cols, groupSize, bits, {}, {}, {}, {}};
+  std::uniform_int_distribution<int> code(0, (1 << bits) - 1);
+  std::uniform_real_distribution<float> scale(0.01f, 0.1f);
+  const int64_t groups = cols / groupSize;
+  for (int64_t i = 0; i < rows * cols; ++i)
+    w.codes.push_back(uint8_t(code(rng)));
+  for (int64_t i = 0; i < rows * groups; ++i) {
+    w.scales.push_back(scale(rng));
+    w.zeros.push_back(float(code(rng)));
+  }
+  if (order == Order::ActOrder) {
+    // GPTQ act-order: group of column perm[j] is j / groupSize.
+    std::vector<int32_t> perm(cols);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    w.gIdx.resize(cols);
+    for (int64_t j = 0; j < cols; ++j)
+      w.gIdx[perm[j]] = int32_t(j / groupSize);
+  } else if (order == Order::Uneven) {
+    std::uniform_int_distribution<int32_t> group(0, int32_t(groups - 1));
+    for (int64_t k = 0; k < cols; ++k)
+      w.gIdx.push_back(group(rng));
+  }
+  return w;
+}
+
+/// Code (packed column j, row n) read from the bytes as CpuPacking.h says.
+unsigned readCode(const CpuPackedWeight &p, int64_t n, int64_t j) {
+  const int64_t lanes = p.layout.lanes;
+  const unsigned bits = p.layout.bits;
+  const int64_t kc = bits == 3 ? 8 : 8 / bits;
+  const int64_t chunkBytes = bits == 3 ? 3 * lanes : lanes;
+  const int64_t block = n / lanes, lane = n % lanes;
+  const int64_t chunk = j / kc, i = j % kc;
+  const uint8_t *bytes =
+      p.codes.data() + block * p.getBlockBytes() + chunk * chunkBytes;
+  if (bits != 3)
+    return (bytes[lane] >> (i * bits)) & ((1u << bits) - 1);
+  unsigned low = (bytes[(i / 4) * lanes + lane] >> (2 * (i % 4))) & 3;
+  unsigned high = (bytes[2 * lanes + lane] >> i) & 1;
+  return low | high << 2;
+}
+
+void expectPackedEqualsDequantized(const RandomWeight &w, int64_t lanes) {
+  SCOPED_TRACE("bits " + std::to_string(w.bits) + ", lanes " +
+               std::to_string(lanes) + ", " + std::to_string(w.rows) + "x" +
+               std::to_string(w.cols) + ", group " +
+               std::to_string(w.groupSize));
+  auto packed = packForCpu(w.view(), CpuKernelLayout{w.bits, lanes});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  const CpuPackedWeight &p = *packed;
+  std::vector<float> expected(w.rows * w.cols);
+  ASSERT_FALSE(bool(dequantize(w.view(), expected)));
+
+  EXPECT_EQ(p.paddedRows % lanes, 0);
+  EXPECT_GE(p.paddedRows, w.rows);
+  EXPECT_LT(p.paddedRows - w.rows, lanes);
+  EXPECT_EQ(p.groupStride % p.layout.getChunkColumns(), 0);
+  EXPECT_EQ(int64_t(p.codes.size()),
+            p.paddedRows / lanes * p.getBlockBytes());
+
+  // Every input column appears exactly once, inside its own group.
+  std::vector<int> seen(w.cols, 0);
+  for (int64_t j = 0; j < p.getPackedColumns(); ++j) {
+    int64_t k = p.columnOf.empty() ? j : p.columnOf[j];
+    if (k < 0)
+      continue;
+    ASSERT_LT(k, w.cols);
+    ++seen[k];
+    int64_t group = w.gIdx.empty() ? k / w.groupSize : w.gIdx[k];
+    EXPECT_EQ(j / p.groupStride, group) << "column " << k;
+  }
+  for (int64_t k = 0; k < w.cols; ++k)
+    EXPECT_EQ(seen[k], 1) << "column " << k;
+
+  for (int64_t n = 0; n < p.paddedRows; ++n)
+    for (int64_t j = 0; j < p.getPackedColumns(); ++j) {
+      int64_t k = p.columnOf.empty() ? j : p.columnOf[j];
+      unsigned code = readCode(p, n, j);
+      if (n >= w.rows || k < 0) {
+        ASSERT_EQ(code, 0u) << "padding at row " << n << ", column " << j;
+        continue;
+      }
+      int64_t g = j / p.groupStride;
+      float scale = p.scales[g * p.paddedRows + n];
+      float negScaledZero = p.negScaledZeros[g * p.paddedRows + n];
+      float value = float(code) * scale + negScaledZero;
+      ASSERT_NEAR(value, expected[n * w.cols + k], 1e-5f)
+          << "row " << n << ", column " << k;
+    }
+  for (int64_t g = 0; g < p.numGroups; ++g)
+    for (int64_t n = w.rows; n < p.paddedRows; ++n) {
+      EXPECT_EQ(p.scales[g * p.paddedRows + n], 0.0f);
+      EXPECT_EQ(p.negScaledZeros[g * p.paddedRows + n], 0.0f);
+    }
+}
+
+TEST(CpuPackingTest, ReadsBackAsTheDequantizedWeight) {
+  unsigned seed = 1;
+  for (unsigned bits : {2u, 3u, 4u, 8u})
+    for (int64_t lanes : {4, 8, 16})
+      for (Order order : {Order::Contiguous, Order::ActOrder, Order::Uneven}) {
+        // Group sizes that are and are not multiples of a chunk, per-channel
+        // grids, and row counts below, at and above a block.
+        expectPackedEqualsDequantized(
+            makeWeight(37, 96, 32, bits, order, seed++), lanes);
+        expectPackedEqualsDequantized(
+            makeWeight(5, 60, 12, bits, order, seed++), lanes);
+        expectPackedEqualsDequantized(
+            makeWeight(16, 21, 21, bits, order, seed++), lanes);
+      }
+}
+
+TEST(CpuPackingTest, KeepsInputOrderWhenNothingMoves) {
+  RandomWeight w = makeWeight(8, 64, 16, 4, Order::Contiguous, 7);
+  auto packed = packForCpu(w.view(), CpuKernelLayout{4, 8});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_TRUE(packed->columnOf.empty());
+  EXPECT_EQ(packed->groupStride, 16);
+  // 64 columns in chunks of 2 make 32 chunks of 8 bytes.
+  EXPECT_EQ(packed->getBlockBytes(), 32 * 8);
+
+  // A g_idx that equals k / group size needs no gather either.
+  for (int64_t k = 0; k < w.cols; ++k)
+    w.gIdx.push_back(int32_t(k / w.groupSize));
+  packed = packForCpu(w.view(), CpuKernelLayout{4, 8});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_TRUE(packed->columnOf.empty());
+}
+
+TEST(CpuPackingTest, HandPackedFourBitChunk) {
+  // Two rows, two columns, lanes 2: one chunk whose byte j holds row j's
+  // column 0 in the low nibble and column 1 in the high one.
+  RandomWeight w{2, 2, 2, 4, {0x1, 0x2, 0x3, 0x4}, {1, 1}, {0, 0}, {}};
+  auto packed = packForCpu(w.view(), CpuKernelLayout{4, 2});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_EQ(packed->codes, (std::vector<uint8_t>{0x21, 0x43}));
+}
+
+TEST(CpuPackingTest, HandPackedThreeBitChunk) {
+  // One row, eight columns with codes 0..7, lanes 1: low bits 0,1,2,3 and
+  // 0,1,2,3 in two 2-bit planes, high bits 0,0,0,0,1,1,1,1 in the third.
+  std::vector<uint8_t> codes = {0, 1, 2, 3, 4, 5, 6, 7};
+  RandomWeight w{1, 8, 8, 3, codes, {1}, {0}, {}};
+  auto packed = packForCpu(w.view(), CpuKernelLayout{3, 1});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_EQ(packed->codes, (std::vector<uint8_t>{0xE4, 0xE4, 0xF0}));
+}
+
+TEST(CpuPackingTest, RejectsBadLayoutsAndWeights) {
+  RandomWeight w = makeWeight(4, 16, 8, 4, Order::Contiguous, 3);
+  auto wrongBits = packForCpu(w.view(), CpuKernelLayout{2, 8});
+  ASSERT_FALSE(bool(wrongBits));
+  EXPECT_EQ(llvm::toString(wrongBits.takeError()),
+            "layout is for 2-bit codes, the weight has 4");
+  for (int64_t lanes : {0, 3, 128}) {
+    auto bad = packForCpu(w.view(), CpuKernelLayout{4, lanes});
+    ASSERT_FALSE(bool(bad));
+    EXPECT_NE(llvm::toString(bad.takeError()).find("lanes must be"),
+              std::string::npos);
+  }
+  w.codes[5] = 16;
+  auto badCode = packForCpu(w.view(), CpuKernelLayout{4, 8});
+  ASSERT_FALSE(bool(badCode));
+  EXPECT_EQ(llvm::toString(badCode.takeError()),
+            "code 16 at index 5 does not fit in 4 bits");
+}
+
+} // namespace
