@@ -22,6 +22,22 @@ using namespace mlir;
 
 void qwha::buildLowerToCPUPassPipeline(OpPassManager &pm,
                                        const LowerToCPUOptions &options) {
+  // C wrappers for the module's own functions only, not for the kernels
+  // the lowering adds.
+  if (options.cInterface)
+    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  // Canonicalization folds qwha.linear of qwha.dequantize into
+  // qwha.qlinear, so that the kernels fuse the dequantization.
+  pm.addPass(createCanonicalizerPass());
+  if (options.kernels == CPUKernels::Packed) {
+    ConvertQWHAToCPUOptions cpu;
+    cpu.vectorWidth = options.vectorWidth;
+    cpu.gemmRows = options.gemmRows;
+    cpu.gemmBlocks = options.gemmBlocks;
+    cpu.gemvBlocks = options.gemvBlocks;
+    cpu.prefetchDistance = options.prefetchDistance;
+    pm.addPass(createConvertQWHAToCPU(cpu));
+  }
   pm.addPass(createConvertQWHAToLinalg());
   pm.addPass(createCanonicalizerPass());
 
@@ -37,8 +53,7 @@ void qwha::buildLowerToCPUPassPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
-  if (options.cInterface)
-    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }

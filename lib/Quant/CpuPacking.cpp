@@ -39,7 +39,6 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
 
   const int64_t lanes = layout.lanes;
   const int64_t chunkColumns = layout.getChunkColumns();
-  const int64_t chunkBytes = layout.getChunkBytes();
 
   CpuPackedWeight packed;
   packed.layout = layout;
@@ -72,10 +71,11 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
 
   const int64_t blocks = packed.paddedRows / lanes;
   const int64_t chunks = packedCols / chunkColumns;
-  packed.codes.assign(blocks * chunks * chunkBytes, 0);
+  const int64_t chunkWords = layout.getChunkWords();
+  packed.codes.assign(blocks * chunks * chunkWords, 0);
   for (int64_t block = 0; block < blocks; ++block)
     for (int64_t c = 0; c < chunks; ++c) {
-      uint8_t *chunk = packed.codes.data() + (block * chunks + c) * chunkBytes;
+      uint32_t *chunk = packed.codes.data() + (block * chunks + c) * chunkWords;
       for (int64_t i = 0; i < chunkColumns; ++i) {
         int64_t k = inputColumn(c * chunkColumns + i);
         if (k < 0)
@@ -84,25 +84,27 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
           int64_t n = block * lanes + j;
           if (n >= weight.rows)
             break;
-          unsigned code = weight.codes[n * weight.cols + k];
+          uint32_t code = weight.codes[n * weight.cols + k];
           if (layout.bits == 3) {
-            chunk[(i / 4) * lanes + j] |= uint8_t((code & 3) << (2 * (i % 4)));
-            chunk[2 * lanes + j] |= uint8_t((code >> 2) << i);
+            chunk[(i / 16) * lanes + j] |= (code & 3) << (2 * (i % 16));
+            chunk[2 * lanes + j] |= (code >> 2) << i;
           } else {
-            chunk[j] |= uint8_t(code << (i * layout.bits));
+            chunk[j] |= code << (i * layout.bits);
           }
         }
       }
     }
 
+  // m(q) = 1 + q / 2^bits, so (q - zero) s = m(q) 2^bits s - (zero + 2^bits) s.
+  const float range = float(1u << layout.bits);
   packed.scales.assign(packed.numGroups * packed.paddedRows, 0.0f);
-  packed.negScaledZeros.assign(packed.numGroups * packed.paddedRows, 0.0f);
+  packed.offsets.assign(packed.numGroups * packed.paddedRows, 0.0f);
   for (int64_t n = 0; n < weight.rows; ++n)
     for (int64_t g = 0; g < packed.numGroups; ++g) {
       float scale = weight.scales[n * packed.numGroups + g];
       float zero = weight.zeros[n * packed.numGroups + g];
-      packed.scales[g * packed.paddedRows + n] = scale;
-      packed.negScaledZeros[g * packed.paddedRows + n] = -zero * scale;
+      packed.scales[g * packed.paddedRows + n] = range * scale;
+      packed.offsets[g * packed.paddedRows + n] = -(zero + range) * scale;
     }
   return packed;
 }

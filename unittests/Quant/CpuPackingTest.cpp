@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -74,20 +75,20 @@ RandomWeight makeWeight(int64_t rows, int64_t cols, int64_t groupSize,
   return w;
 }
 
-/// Code (packed column j, row n) read from the bytes as CpuPacking.h says.
+/// Code (packed column j, row n) read from the words as CpuPacking.h says.
 unsigned readCode(const CpuPackedWeight &p, int64_t n, int64_t j) {
   const int64_t lanes = p.layout.lanes;
   const unsigned bits = p.layout.bits;
-  const int64_t kc = bits == 3 ? 8 : 8 / bits;
-  const int64_t chunkBytes = bits == 3 ? 3 * lanes : lanes;
+  const int64_t kc = bits == 3 ? 32 : 32 / bits;
+  const int64_t planes = bits == 3 ? 3 : 1;
   const int64_t block = n / lanes, lane = n % lanes;
   const int64_t chunk = j / kc, i = j % kc;
-  const uint8_t *bytes =
-      p.codes.data() + block * p.getBlockBytes() + chunk * chunkBytes;
+  const uint32_t *words =
+      p.codes.data() + block * p.getBlockWords() + chunk * planes * lanes;
   if (bits != 3)
-    return (bytes[lane] >> (i * bits)) & ((1u << bits) - 1);
-  unsigned low = (bytes[(i / 4) * lanes + lane] >> (2 * (i % 4))) & 3;
-  unsigned high = (bytes[2 * lanes + lane] >> i) & 1;
+    return (words[lane] >> (i * bits)) & ((1u << bits) - 1);
+  unsigned low = (words[(i / 16) * lanes + lane] >> (2 * (i % 16))) & 3;
+  unsigned high = (words[2 * lanes + lane] >> i) & 1;
   return low | high << 2;
 }
 
@@ -107,7 +108,7 @@ void expectPackedEqualsDequantized(const RandomWeight &w, int64_t lanes) {
   EXPECT_LT(p.paddedRows - w.rows, lanes);
   EXPECT_EQ(p.groupStride % p.layout.getChunkColumns(), 0);
   EXPECT_EQ(int64_t(p.codes.size()),
-            p.paddedRows / lanes * p.getBlockBytes());
+            p.paddedRows / lanes * p.getBlockWords());
 
   // Every input column appears exactly once, inside its own group.
   std::vector<int> seen(w.cols, 0);
@@ -133,15 +134,16 @@ void expectPackedEqualsDequantized(const RandomWeight &w, int64_t lanes) {
       }
       int64_t g = j / p.groupStride;
       float scale = p.scales[g * p.paddedRows + n];
-      float negScaledZero = p.negScaledZeros[g * p.paddedRows + n];
-      float value = float(code) * scale + negScaledZero;
+      float offset = p.offsets[g * p.paddedRows + n];
+      float mantissa = 1.0f + float(code) / float(1u << w.bits);
+      float value = mantissa * scale + offset;
       ASSERT_NEAR(value, expected[n * w.cols + k], 1e-5f)
           << "row " << n << ", column " << k;
     }
   for (int64_t g = 0; g < p.numGroups; ++g)
     for (int64_t n = w.rows; n < p.paddedRows; ++n) {
       EXPECT_EQ(p.scales[g * p.paddedRows + n], 0.0f);
-      EXPECT_EQ(p.negScaledZeros[g * p.paddedRows + n], 0.0f);
+      EXPECT_EQ(p.offsets[g * p.paddedRows + n], 0.0f);
     }
 }
 
@@ -167,8 +169,8 @@ TEST(CpuPackingTest, KeepsInputOrderWhenNothingMoves) {
   ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
   EXPECT_TRUE(packed->columnOf.empty());
   EXPECT_EQ(packed->groupStride, 16);
-  // 64 columns in chunks of 2 make 32 chunks of 8 bytes.
-  EXPECT_EQ(packed->getBlockBytes(), 32 * 8);
+  // 64 columns in chunks of 8 make 8 chunks of 8 words (one per lane).
+  EXPECT_EQ(packed->getBlockWords(), 8 * 8);
 
   // A g_idx that equals k / group size needs no gather either.
   for (int64_t k = 0; k < w.cols; ++k)
@@ -179,22 +181,46 @@ TEST(CpuPackingTest, KeepsInputOrderWhenNothingMoves) {
 }
 
 TEST(CpuPackingTest, HandPackedFourBitChunk) {
-  // Two rows, two columns, lanes 2: one chunk whose byte j holds row j's
-  // column 0 in the low nibble and column 1 in the high one.
+  // Two rows, two columns, lanes 2: one chunk (padded to 8 columns) whose
+  // word j holds row j's column 0 in bits 0-3 and column 1 in bits 4-7.
   RandomWeight w{2, 2, 2, 4, {0x1, 0x2, 0x3, 0x4}, {1, 1}, {0, 0}, {}};
   auto packed = packForCpu(w.view(), CpuKernelLayout{4, 2});
   ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
-  EXPECT_EQ(packed->codes, (std::vector<uint8_t>{0x21, 0x43}));
+  EXPECT_EQ(packed->groupStride, 8);
+  EXPECT_EQ(packed->codes, (std::vector<uint32_t>{0x21, 0x43}));
 }
 
 TEST(CpuPackingTest, HandPackedThreeBitChunk) {
-  // One row, eight columns with codes 0..7, lanes 1: low bits 0,1,2,3 and
-  // 0,1,2,3 in two 2-bit planes, high bits 0,0,0,0,1,1,1,1 in the third.
+  // One row, eight columns with codes 0..7, lanes 1: low bits 0,1,2,3,0,1,2,3
+  // two bits apart in plane 0, nothing in plane 1 (columns 16-31 are
+  // padding), high bits 0,0,0,0,1,1,1,1 in plane 2.
   std::vector<uint8_t> codes = {0, 1, 2, 3, 4, 5, 6, 7};
   RandomWeight w{1, 8, 8, 3, codes, {1}, {0}, {}};
   auto packed = packForCpu(w.view(), CpuKernelLayout{3, 1});
   ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
-  EXPECT_EQ(packed->codes, (std::vector<uint8_t>{0xE4, 0xE4, 0xF0}));
+  EXPECT_EQ(packed->codes, (std::vector<uint32_t>{0xE4E4, 0, 0xF0}));
+}
+
+TEST(CpuPackingTest, MantissaTrickGivesOnePlusCodeOverRange) {
+  // What the kernels compute from a code: its bits placed at the top of
+  // the mantissa of 1.0f.
+  for (unsigned bits : {2u, 3u, 4u, 8u})
+    for (uint32_t q = 0; q < (1u << bits); ++q) {
+      uint32_t pattern = 0x3F800000u | q << (23 - bits);
+      float value;
+      std::memcpy(&value, &pattern, sizeof(value));
+      EXPECT_EQ(value, 1.0f + float(q) / float(1u << bits))
+          << bits << " bits, code " << q;
+    }
+}
+
+TEST(CpuPackingTest, ScaleAndOffsetRecoverTheAffineGrid) {
+  // (q - z) s = m(q) * 2^b s - (z + 2^b) s, checked on one 8-bit weight.
+  RandomWeight w{1, 4, 4, 8, {0, 1, 128, 255}, {0.5f}, {128.0f}, {}};
+  auto packed = packForCpu(w.view(), CpuKernelLayout{8, 1});
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_EQ(packed->scales[0], 128.0f);
+  EXPECT_EQ(packed->offsets[0], -(128.0f + 256.0f) * 0.5f);
 }
 
 TEST(CpuPackingTest, RejectsBadLayoutsAndWeights) {

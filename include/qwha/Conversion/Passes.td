@@ -47,4 +47,73 @@ def ConvertQWHAToLinalg : Pass<"convert-qwha-to-linalg"> {
   ];
 }
 
+def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
+  let summary = "Lower quantized layers with constant weights to packed, "
+                "vectorized CPU kernels";
+  let description = [{
+    The fast CPU lowering of `qwha.qlinear` (and of the quantized part of
+    `qwha.qlinear_wha`, whose transform and sparse adapter stay on the
+    generic path). A `qwha.dequantize` feeding a `qwha.linear` is folded into
+    a `qwha.qlinear` by canonicalization first, so its dequantization is
+    fused into the kernel too.
+
+    For each layer whose codes, scales, zero points and group index are
+    constants, the weight is packed at compile time in the layout of
+    `qwha/Quant/CpuPacking.h` (output rows in vector lanes; codes packed 2,
+    3, 4 or 8 bits into 32-bit words along the input; groups made
+    contiguous; scales and zero points folded for codes that are unpacked
+    into float mantissas) into `memref.global`s, and the op becomes a call
+    of a kernel function generated with the vector dialect:
+
+    * the rows of the input are gathered (act-order permutation, group
+      padding) into a workspace, a tile at a time;
+    * tiles of `gemm-rows` input rows (then halves of it, down to 2) use the
+      GEMM kernel: each loaded weight vector is unpacked and dequantized
+      once into registers and multiplied into `gemm-rows x gemm-blocks`
+      accumulators (compute bound);
+    * single rows (batch 1, and the last odd row) use the GEMV kernel:
+      codes are multiplied by the input without dequantizing, per group,
+      and scales and zero points are applied once per group through the
+      group sums of the input (bandwidth bound: one pass over the packed
+      weight, `gemv-blocks` streams at a time, `prefetch-distance` bytes
+      prefetched ahead of each).
+
+    Layers this pass does not handle (non-constant weights, element types
+    other than f32) are left for `convert-qwha-to-linalg`;
+    `explain-fallbacks` reports each with the reason.
+
+    Kernels are shared by layers with the same shapes; they read their
+    weights through arguments.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector: output rows computed together (4, 8, 16 "
+           "or 32; 16 fills an AVX-512 register, 8 an AVX2 one)">,
+    Option<"gemmRows", "gemm-rows", "int64_t", /*default=*/"8",
+           "Input rows per GEMM tile (1 uses the GEMV kernel for every row)">,
+    Option<"gemmBlocks", "gemm-blocks", "int64_t", /*default=*/"2",
+           "Output vectors per GEMM tile">,
+    Option<"gemvBlocks", "gemv-blocks", "int64_t", /*default=*/"4",
+           "Output vectors (weight streams) per GEMV tile">,
+    Option<"prefetchDistance", "prefetch-distance", "int64_t",
+           /*default=*/"2048",
+           "Bytes ahead of each weight stream the GEMV kernel prefetches "
+           "(a multiple of 64; 0 disables)">,
+    Option<"explainFallbacks", "explain-fallbacks", "bool",
+           /*default=*/"false",
+           "Emit a remark for every quantized layer left to the generic "
+           "lowering, saying why">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect",
+    "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect",
+    "mlir::LLVM::LLVMDialect",
+    "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect",
+    "mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // QWHA_CONVERSION_PASSES_TD

@@ -8,29 +8,37 @@
 // lanes of a vector (V = `lanes`), so that one input value is broadcast and
 // multiplied into V outputs at once and no horizontal reduction is needed.
 // The weight is therefore stored in blocks of V output rows; inside a block,
-// k advances in chunks of `kc` input columns, one chunk per load of B bytes:
+// k advances in chunks of kc = 32 / bits input columns, one 32-bit word per
+// lane and plane, so that a chunk is one vector load per plane:
 //
-//   8 bits: kc = 1, B = V:  byte j holds code (k, n0 + j).
-//   4 bits: kc = 2, B = V:  byte j holds (k, n0 + j) in bits 0-3 and
-//                           (k + 1, n0 + j) in bits 4-7.
-//   2 bits: kc = 4, B = V:  byte j holds (k + i, n0 + j) in bits 2i, 2i + 1.
-//   3 bits: kc = 8, B = 3V: two 2-bit planes of V bytes hold the low two
-//                           bits of (k + i, n0 + j), i < 4 and i >= 4, in
-//                           the 2-bit layout; a third plane of V bytes holds
-//                           bit 2 of (k + i, n0 + j) in its bit i.
+//   2, 4, 8 bits: one plane; bits [i * bits, (i + 1) * bits) of word j hold
+//                 code (k + i, n0 + j), kc = 16, 8, 4.
+//   3 bits:       kc = 32, three planes of V words: planes 0 and 1 hold the
+//                 low two bits of codes k + i, i < 16 and i >= 16, in the
+//                 2-bit layout; plane 2 holds bit 2 of code k + i in bit i.
 //
-// So unpacking a chunk is shifts and masks on bytes and one widening per
-// code, the same for every chunk. Blocks are stored one after the other,
-// each one contiguous stream the hardware prefetcher follows.
+// Unpacking a code is a shift and a mask per vector, no widening and no
+// int-to-float conversion: the code is moved into the top `bits` bits of
+// the mantissa of 1.0f, which gives the float m(q) = 1 + q / 2^bits
+// exactly. The affine map from m(q) to the weight is folded into the
+// stored scale and offset:
+//
+//   W[n, k] = (q - zero) * s = m(q) * scale + offset,
+//   scale = 2^bits * s,  offset = -(zero + 2^bits) * s.
+//
+// (Sums of m(q) * x carry the constant part 1 * x, which cancels against
+// the offset; rounding errors grow by about 2^bits / mean(q), 1-2 bits,
+// far below the quantization error.)
+//
+// Blocks are stored one after the other, each one contiguous stream the
+// hardware prefetcher follows.
 //
 // Columns are reordered so that every quantization group is contiguous
 // (act-order weights carry a g_idx that scatters them) and each group is
 // padded with zero codes to a stride that is a multiple of kc. The kernel
 // gathers its input through the same map, so padded columns read zero.
-// Scales and zero points are stored group-major, [G][Np], one vector load
-// per block, with the zero point folded into -zero * scale:
-//
-//   W[n, k] = q * scale + negScaledZero.
+// Scales and offsets are stored group-major, [G][Np], one vector load per
+// block.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,9 +60,11 @@ struct CpuKernelLayout {
   int64_t lanes = 16;
 
   /// Input columns per chunk.
-  int64_t getChunkColumns() const { return bits == 3 ? 8 : 8 / bits; }
-  /// Bytes per chunk and block.
-  int64_t getChunkBytes() const { return bits == 3 ? 3 * lanes : lanes; }
+  int64_t getChunkColumns() const { return bits == 3 ? 32 : 32 / bits; }
+  /// 32-bit words per lane and chunk.
+  int64_t getPlanes() const { return bits == 3 ? 3 : 1; }
+  /// 32-bit words per chunk and block.
+  int64_t getChunkWords() const { return getPlanes() * lanes; }
 };
 
 /// A weight packed for the CPU kernels.
@@ -70,20 +80,20 @@ struct CpuPackedWeight {
   int64_t paddedRows = 0;
 
   /// paddedRows / lanes blocks of getPackedColumns() / kc chunks.
-  std::vector<uint8_t> codes;
-  /// [numGroups][paddedRows], zero for padding rows.
+  std::vector<uint32_t> codes;
+  /// [numGroups][paddedRows]: 2^bits * s, zero for padding rows.
   std::vector<float> scales;
-  /// [numGroups][paddedRows]: -zero * scale.
-  std::vector<float> negScaledZeros;
+  /// [numGroups][paddedRows]: -(zero + 2^bits) * s, zero for padding rows.
+  std::vector<float> offsets;
   /// For each packed column, the input column it reads, or -1 for padding.
   /// Empty when packed column k is input column k (no reordering, no
   /// padding).
   std::vector<int32_t> columnOf;
 
   int64_t getPackedColumns() const { return numGroups * groupStride; }
-  int64_t getBlockBytes() const {
+  int64_t getBlockWords() const {
     return getPackedColumns() / layout.getChunkColumns() *
-           layout.getChunkBytes();
+           layout.getChunkWords();
   }
 };
 

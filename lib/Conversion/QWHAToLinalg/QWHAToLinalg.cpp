@@ -268,25 +268,34 @@ struct QLinearWHAOpLowering : OpConversionPattern<QLinearWHAOp> {
   LogicalResult
   matchAndRewrite(QLinearWHAOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RankedTensorType resultType = op.getResult().getType();
-    Value base = QLinearOp::create(
-        rewriter, loc, resultType, op.getNameAttr(), adaptor.getInput(),
-        adaptor.getCodes(), adaptor.getScales(), adaptor.getZeros(),
-        adaptor.getGIdx(), op.getGroupSizeAttr());
-    Value transformed = FWHTOp::create(rewriter, loc, adaptor.getInput(),
-                                       /*normalized=*/true);
-    Value adapter = SparseLinearOp::create(
-        rewriter, loc, resultType, transformed, adaptor.getRowOffsets(),
-        adaptor.getCols(), adaptor.getValues());
-    Value init = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, base),
-        resultType.getElementType());
-    rewriter.replaceOpWithNewOp<linalg::AddOp>(
-        op, ValueRange{base, adapter}, ValueRange{init});
+    rewriter.replaceOp(op, decomposeQLinearWHA(rewriter, op));
     return success();
   }
 };
+
+} // namespace
+
+Value qwha::decomposeQLinearWHA(OpBuilder &b, QLinearWHAOp op) {
+  Location loc = op.getLoc();
+  RankedTensorType resultType = op.getResult().getType();
+  Value base = QLinearOp::create(b, loc, resultType, op.getNameAttr(),
+                                 op.getInput(), op.getCodes(), op.getScales(),
+                                 op.getZeros(), op.getGIdx(),
+                                 op.getGroupSizeAttr());
+  Value transformed = FWHTOp::create(b, loc, op.getInput(),
+                                     /*normalized=*/true);
+  Value adapter =
+      SparseLinearOp::create(b, loc, resultType, transformed,
+                             op.getRowOffsets(), op.getCols(), op.getValues());
+  Value init =
+      tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, base),
+                              resultType.getElementType());
+  return linalg::AddOp::create(b, loc, ValueRange{base, adapter},
+                               ValueRange{init})
+      .getResult(0);
+}
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // qwha.fwht
