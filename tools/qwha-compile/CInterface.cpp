@@ -213,12 +213,6 @@ qwha::compile::describeEntryPoints(ModuleOp module) {
   }
   if (!ok)
     return failure();
-  if (entries.empty()) {
-    emitError(module.getLoc())
-        << "the module has no public func.func to export: a library needs at "
-           "least one entry point";
-    return failure();
-  }
   return entries;
 }
 

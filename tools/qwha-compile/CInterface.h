@@ -64,8 +64,7 @@ struct EntryPoint {
 };
 
 /// Describes every public func.func of `module`. Fails, with an error at the
-/// function's location, when a signature cannot be written in C or the
-/// module has no public function. Tensor arguments that do not say
+/// function's location, when a signature cannot be written in C. Tensor arguments that do not say
 /// otherwise are marked `bufferization.writable = false`, so that the
 /// library never writes into its caller's input buffers.
 mlir::FailureOr<std::vector<EntryPoint>>

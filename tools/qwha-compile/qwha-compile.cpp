@@ -226,8 +226,9 @@ createTargetMachine(unsigned level) {
   const llvm::Target *llvmTarget =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!llvmTarget)
-    return llvm::createStringError("no code generator for triple '" +
-                                   triple.str() + "': " + error);
+    return llvm::createStringError(
+        "no code generator for triple '" +
+        (mtriple.empty() ? triple.str() : mtriple.getValue()) + "': " + error);
   // Checked first: the target machine would only warn and go on.
   std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
       llvmTarget->createMCSubtargetInfo(triple, "", ""));
@@ -316,6 +317,10 @@ int main(int argc, char **argv) {
       describeEntryPoints(*module);
   if (failed(entries))
     return 1;
+  if (entries->empty())
+    return fail("'" + inputFile +
+                "' has no public func.func to export: a library needs at "
+                "least one entry point");
   std::string header;
   if (!headerPath.empty()) {
     llvm::raw_string_ostream os(header);
