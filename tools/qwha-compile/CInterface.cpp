@@ -63,7 +63,8 @@ std::optional<CElement> getElement(Type type) {
   std::string bits = std::to_string(width);
   if (integer.isUnsigned())
     return CElement{"uint" + bits + "_t", "ui" + bits};
-  return CElement{"int" + bits + "_t", (integer.isSigned() ? "si" : "i") + bits};
+  return CElement{"int" + bits + "_t",
+                  (integer.isSigned() ? "si" : "i") + bits};
 }
 
 /// Describes `type`, or returns why the header cannot.
@@ -128,7 +129,8 @@ FailureOr<CValue> describe(Type type, std::string &reason) {
 bool isCIdentifier(StringRef name) {
   if (name.empty() || llvm::isDigit(name.front()))
     return false;
-  return llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  return llvm::all_of(name,
+                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
 }
 
 /// The LLVM dialect type a value has in the lowered wrapper's signature:
@@ -187,9 +189,9 @@ qwha::compile::describeEntryPoints(ModuleOp module) {
         auto writable = func.getArgAttrOfType<BoolAttr>(
             i, bufferization::BufferizationDialect::kWritableAttrName);
         if (!writable)
-          func.setArgAttr(i,
-                          bufferization::BufferizationDialect::kWritableAttrName,
-                          BoolAttr::get(func.getContext(), false));
+          func.setArgAttr(
+              i, bufferization::BufferizationDialect::kWritableAttrName,
+              BoolAttr::get(func.getContext(), false));
         value->writable = writable && writable.getValue();
       } else {
         value->writable = value->isMemRef;

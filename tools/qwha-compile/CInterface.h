@@ -17,8 +17,8 @@
 #define QWHA_TOOLS_QWHA_COMPILE_CINTERFACE_H
 
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Types.h"
 #include "mlir/IR/Location.h"
+#include "mlir/IR/Types.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -64,17 +64,18 @@ struct EntryPoint {
 };
 
 /// Describes every public func.func of `module`. Fails, with an error at the
-/// function's location, when a signature cannot be written in C. Tensor arguments that do not say
-/// otherwise are marked `bufferization.writable = false`, so that the
-/// library never writes into its caller's input buffers.
+/// function's location, when a signature cannot be written in C. Tensor
+/// arguments that do not say otherwise are marked `bufferization.writable =
+/// false`, so that the library never writes into its caller's input buffers.
 mlir::FailureOr<std::vector<EntryPoint>>
 describeEntryPoints(mlir::ModuleOp module);
 
 /// Checks that the lowered (LLVM dialect) module defines
 /// `_mlir_ciface_<name>` for every entry point with exactly the parameters
 /// and result the header declares.
-mlir::LogicalResult verifyLoweredEntryPoints(mlir::ModuleOp lowered,
-                                             llvm::ArrayRef<EntryPoint> entries);
+mlir::LogicalResult
+verifyLoweredEntryPoints(mlir::ModuleOp lowered,
+                         llvm::ArrayRef<EntryPoint> entries);
 
 /// Writes the C header declaring `entries`. `guard` is the include guard
 /// macro; `library` and `source` name the files in the header's comment.

@@ -168,15 +168,12 @@ qwha::compile::linkSharedLibrary(ArrayRef<char> object, StringRef output,
   FileRemover removeLog(logPath);
 
   std::vector<std::string> args = {options.linker, "-shared", "-o",
-                                   library->TmpName, objectFile->TmpName,
-                                   // Unresolved symbols would only show when
-                                   // the library is loaded.
-                                   "-Wl,-z,defs",
-                                   // Programs linked against the library
-                                   // then find it by name, not by the path
-                                   // they were linked with.
-                                   "-Wl,-soname," +
-                                       sys::path::filename(output).str()};
+                                   library->TmpName, objectFile->TmpName};
+  // Unresolved symbols would otherwise only show when the library is loaded.
+  args.push_back("-Wl,-z,defs");
+  // Programs linked against the library then find it by name, not by the
+  // path they were linked with.
+  args.push_back("-Wl,-soname," + sys::path::filename(output).str());
   for (const std::string &name : *runtimeLibraries) {
     args.push_back("-L" + options.runtimeLibraryDir);
     args.push_back("-l" + name);

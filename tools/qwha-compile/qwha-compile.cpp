@@ -34,7 +34,6 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LLVMContext.h"
@@ -57,7 +56,7 @@
 #include <optional>
 
 #ifndef QWHA_MLIR_LIBRARY_DIR
-#error "QWHA_MLIR_LIBRARY_DIR must name the directory of MLIR's runner utilities"
+#error "QWHA_MLIR_LIBRARY_DIR must name MLIR's runner utilities' directory"
 #endif
 
 using namespace mlir;
@@ -79,8 +78,7 @@ static cl::opt<std::string>
                         "otherwise)"),
                cl::value_desc("model.so"), cl::cat(category));
 static cl::opt<Target>
-    target("target", cl::desc("Device the code runs on"),
-           cl::init(Target::CPU),
+    target("target", cl::desc("Device the code runs on"), cl::init(Target::CPU),
            cl::values(clEnumValN(Target::CPU, "cpu", "The host CPU (default)"),
                       clEnumValN(Target::CUDA, "cuda",
                                  "NVIDIA GPUs (not implemented yet)")),
@@ -107,12 +105,15 @@ static cl::opt<std::string>
     mtriple("mtriple", cl::desc("Target triple (default: the host's)"),
             cl::value_desc("triple"), cl::cat(category));
 static cl::opt<char>
-    optLevel("O", cl::desc("LLVM optimization level: -O0, -O1, -O2 (default) "
-                           "or -O3"),
-             cl::Prefix, cl::init('2'), cl::cat(category));
+    optLevel("O",
+             cl::desc("LLVM optimization level: -O0, -O1, -O2 (default) "
+                      "or -O3"),
+             cl::Prefix, cl::init('2'), cl::value_desc("0-3"),
+             cl::cat(category));
 static cl::opt<std::string>
     linker("linker",
-           cl::desc("C compiler driver that links the shared library"),
+           cl::desc("C compiler driver that links the shared library "
+                    "(default: cc)"),
            cl::init("cc"), cl::value_desc("program"), cl::cat(category));
 static cl::opt<std::string> cpuPipelineOptions(
     "cpu-pipeline-options",
@@ -147,17 +148,17 @@ public:
     llvm::Expected<llvm::sys::fs::TempFile> temp =
         llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%%%");
     if (!temp)
-      return llvm::createStringError("cannot write '" + path + "': " +
-                                     llvm::toString(temp.takeError()));
+      return llvm::createStringError("cannot write '" + path +
+                                     "': " + llvm::toString(temp.takeError()));
     llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
     content(os);
     os.flush();
     if (os.has_error()) {
       std::error_code ec = os.error();
       os.clear_error();
-      llvm::Error err = llvm::createStringError(
-          ec, "cannot write '%s': %s", path.str().c_str(),
-          ec.message().c_str());
+      llvm::Error err =
+          llvm::createStringError(ec, "cannot write '%s': %s",
+                                  path.str().c_str(), ec.message().c_str());
       return llvm::joinErrors(std::move(err), temp->discard());
     }
     add(std::move(*temp), path);
@@ -177,9 +178,9 @@ public:
         continue;
       }
       if (llvm::Error err = file.keep(path))
-        failure = llvm::createStringError(
-            "cannot write '%s': %s", path.c_str(),
-            llvm::toString(std::move(err)).c_str());
+        failure =
+            llvm::createStringError("cannot write '%s': %s", path.c_str(),
+                                    llvm::toString(std::move(err)).c_str());
       else
         done.push_back(path);
     }
@@ -199,9 +200,8 @@ private:
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(unsigned level) {
   llvm::Triple host(llvm::sys::getProcessTriple());
-  llvm::Triple triple = mtriple.empty()
-                            ? host
-                            : llvm::Triple(llvm::Triple::normalize(mtriple));
+  llvm::Triple triple =
+      mtriple.empty() ? host : llvm::Triple(llvm::Triple::normalize(mtriple));
   bool isHost =
       triple.getArch() == host.getArch() && triple.getOS() == host.getOS();
 
@@ -239,11 +239,9 @@ createTargetMachine(unsigned level) {
   llvm::CodeGenOptLevel codegenLevel =
       llvm::CodeGenOpt::getLevel(level).value_or(
           llvm::CodeGenOptLevel::Default);
-  std::unique_ptr<llvm::TargetMachine> machine(
-      llvmTarget->createTargetMachine(triple, cpu, features,
-                                      llvm::TargetOptions(),
-                                      llvm::Reloc::PIC_, std::nullopt,
-                                      codegenLevel));
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, codegenLevel));
   if (!machine)
     return llvm::createStringError("cannot create a target machine for '" +
                                    triple.str() + "'");
@@ -313,8 +311,7 @@ int main(int argc, char **argv) {
   if (!module)
     return fail("cannot parse '" + inputFile + "'");
 
-  FailureOr<std::vector<EntryPoint>> entries =
-      describeEntryPoints(*module);
+  FailureOr<std::vector<EntryPoint>> entries = describeEntryPoints(*module);
   if (failed(entries))
     return 1;
   if (entries->empty())
@@ -356,9 +353,8 @@ int main(int argc, char **argv) {
   llvmModule->setTargetTriple((*machine)->getTargetTriple());
   llvmModule->setDataLayout((*machine)->createDataLayout());
   llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
-  if (llvm::Error err = makeOptimizingTransformer(level, /*sizeLevel=*/0,
-                                                  machine->get())(
-          llvmModule.get()))
+  if (llvm::Error err = makeOptimizingTransformer(
+          level, /*sizeLevel=*/0, machine->get())(llvmModule.get()))
     return fail("optimizing '" + inputFile +
                 "': " + llvm::toString(std::move(err)));
 
@@ -377,8 +373,7 @@ int main(int argc, char **argv) {
     llvm::legacy::PassManager codegen;
     if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
                                         llvm::CodeGenFileType::ObjectFile))
-      return fail("the target '" +
-                  (*machine)->getTargetTriple().str() +
+      return fail("the target '" + (*machine)->getTargetTriple().str() +
                   "' cannot emit object files");
     codegen.run(*llvmModule);
 
@@ -400,8 +395,8 @@ int main(int argc, char **argv) {
   }
 
   if (!headerPath.empty())
-    if (llvm::Error err = outputs.add(
-            headerPath, [&](auto &os) { os << header; }))
+    if (llvm::Error err =
+            outputs.add(headerPath, [&](auto &os) { os << header; }))
       return fail(llvm::toString(std::move(err)));
   if (llvm::Error err = outputs.commit())
     return fail(llvm::toString(std::move(err)));
