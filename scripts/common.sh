@@ -32,6 +32,28 @@ qwha_install_deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  qwha_install_numpy
+}
+
+# The ctypes example's test (examples/cpu-inference/run.py) needs numpy in
+# the interpreter lit runs on, which is the one in lit's #! line (Debian's
+# /usr/bin/python3), not necessarily the python3 first in PATH. Debian's
+# interpreter is externally managed, so pip may not install into it: numpy
+# comes from apt there and from pip everywhere else.
+qwha_install_numpy() {
+  local py
+  py="$(sed -n '1s/^#! *//p' "$LLVM_PREFIX/bin/lit" 2>/dev/null | awk '{print $1}')"
+  [[ -x "$py" ]] || py="$(command -v python3)"
+  "$py" -c 'import numpy' 2>/dev/null && return 0
+  log "Installing numpy for $py"
+  if [[ "$py" == /usr/bin/python3* ]]; then
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-numpy >/dev/null
+  else
+    "$py" -m pip install --quiet numpy
+  fi
 }
 
 qwha_build() {

@@ -38,9 +38,13 @@ llvm_config.with_environment("PATH", config.qwha_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["qwha-opt", "qwha-calibrate", "qwha-export-gptq", "mlir-opt", "mlir-runner",
-     "mlir-translate"], tool_dirs)
+    ["qwha-opt", "qwha-calibrate", "qwha-export-gptq", "qwha-compile",
+     "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
 config.substitutions.append(("%python", sys.executable))
+# The ctypes example needs numpy (scripts/common.sh installs it).
+if subprocess.run([sys.executable, "-c", "import numpy"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("numpy")
 
 # Building a downstream project against the installed package.
 config.substitutions.append(("%{cmake}", config.cmake_command))

@@ -1,0 +1,404 @@
+//===- qwha-compile.cpp - Ahead-of-time compiler for QWHA models ----------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+//   qwha-compile model.mlir --target=cpu -o model.so [--header=model.h]
+//       [--mcpu=native|<cpu>] [--mtriple=<triple>] [-O0..-O3]
+//       [--emit=so|obj|llvm] [--linker=cc] [--cpu-pipeline-options="..."]
+//
+// Lowers a module with qwha-lower-to-cpu (C interface forced on), optimizes
+// the LLVM IR for the target machine, emits an object and links it into a
+// shared library whose entry points are `_mlir_ciface_<fn>` for every public
+// function, and writes a C header declaring them (CInterface.h). Outputs
+// appear whole or not at all: everything is written to temporary files
+// beside them and renamed at the end. --mlir-print-ir-after-all and the other
+// pass manager options show the MLIR stages; --emit=llvm and --emit=obj stop
+// after the LLVM stages.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CInterface.h"
+#include "SharedLibrary.h"
+
+#include "qwha/InitAllDialects.h"
+#include "qwha/Pipelines/Pipelines.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <optional>
+
+#ifndef QWHA_MLIR_LIBRARY_DIR
+#error "QWHA_MLIR_LIBRARY_DIR must name MLIR's runner utilities' directory"
+#endif
+
+using namespace mlir;
+using namespace qwha::compile;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Target { CPU, CUDA };
+enum class Emit { SharedLibrary, Object, LLVMIR };
+} // namespace
+
+static cl::OptionCategory category("qwha-compile options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+                                      cl::desc("<model.mlir>"),
+                                      cl::cat(category));
+static cl::opt<std::string>
+    outputFile("o", cl::Required,
+               cl::desc("Output file (a shared library unless --emit says "
+                        "otherwise)"),
+               cl::value_desc("model.so"), cl::cat(category));
+static cl::opt<Target>
+    target("target", cl::desc("Device the code runs on"), cl::init(Target::CPU),
+           cl::values(clEnumValN(Target::CPU, "cpu", "The host CPU (default)"),
+                      clEnumValN(Target::CUDA, "cuda",
+                                 "NVIDIA GPUs (not implemented yet)")),
+           cl::cat(category));
+static cl::opt<std::string> headerFile(
+    "header",
+    cl::desc("C header declaring the entry points (default: the output path "
+             "with the extension .h)"),
+    cl::value_desc("model.h"), cl::cat(category));
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to write to -o"), cl::init(Emit::SharedLibrary),
+    cl::values(clEnumValN(Emit::SharedLibrary, "so",
+                          "A shared library (default)"),
+               clEnumValN(Emit::Object, "obj", "The relocatable object file"),
+               clEnumValN(Emit::LLVMIR, "llvm", "The optimized LLVM IR")),
+    cl::cat(category));
+static cl::opt<std::string>
+    mcpu("mcpu",
+         cl::desc("CPU to generate code for: 'native' (the default for the "
+                  "host triple: the host CPU and its features) or an LLVM CPU "
+                  "name"),
+         cl::value_desc("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    mtriple("mtriple", cl::desc("Target triple (default: the host's)"),
+            cl::value_desc("triple"), cl::cat(category));
+static cl::opt<char>
+    optLevel("O",
+             cl::desc("LLVM optimization level: -O0, -O1, -O2 (default) "
+                      "or -O3"),
+             cl::Prefix, cl::init('2'), cl::value_desc("0-3"),
+             cl::cat(category));
+static cl::opt<std::string>
+    linker("linker",
+           cl::desc("C compiler driver that links the shared library "
+                    "(default: cc)"),
+           cl::init("cc"), cl::value_desc("program"), cl::cat(category));
+static cl::opt<std::string> cpuPipelineOptions(
+    "cpu-pipeline-options",
+    cl::desc("Options of qwha-lower-to-cpu, as in "
+             "-qwha-lower-to-cpu=\"<options>\" (c-interface is always on)"),
+    cl::value_desc("options"), cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "qwha-compile") << message << "\n";
+  return 1;
+}
+
+namespace {
+
+/// Temporary files that become the outputs together: either all are renamed
+/// into place or none is left behind.
+class PendingOutputs {
+public:
+  ~PendingOutputs() {
+    for (auto &[file, path] : files)
+      if (llvm::Error err = file.discard())
+        llvm::consumeError(std::move(err));
+  }
+
+  void add(llvm::sys::fs::TempFile file, llvm::StringRef path) {
+    files.emplace_back(std::move(file), path.str());
+  }
+
+  /// Writes `content` to a temporary file that will become `path`.
+  llvm::Error add(llvm::StringRef path,
+                  llvm::function_ref<void(llvm::raw_ostream &)> content) {
+    llvm::Expected<llvm::sys::fs::TempFile> temp =
+        llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%%%");
+    if (!temp)
+      return llvm::createStringError("cannot write '" + path +
+                                     "': " + llvm::toString(temp.takeError()));
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    content(os);
+    os.flush();
+    if (os.has_error()) {
+      std::error_code ec = os.error();
+      os.clear_error();
+      llvm::Error err =
+          llvm::createStringError(ec, "cannot write '%s': %s",
+                                  path.str().c_str(), ec.message().c_str());
+      return llvm::joinErrors(std::move(err), temp->discard());
+    }
+    add(std::move(*temp), path);
+    return llvm::Error::success();
+  }
+
+  /// Renames every file into place. If a rename fails, the outputs already
+  /// renamed are removed again, so that no library goes without its header.
+  llvm::Error commit() {
+    llvm::SmallVector<std::string> done;
+    auto pending = std::move(files);
+    files.clear();
+    llvm::Error failure = llvm::Error::success();
+    for (auto &[file, path] : pending) {
+      if (failure) {
+        failure = llvm::joinErrors(std::move(failure), file.discard());
+        continue;
+      }
+      if (llvm::Error err = file.keep(path))
+        failure =
+            llvm::createStringError("cannot write '%s': %s", path.c_str(),
+                                    llvm::toString(std::move(err)).c_str());
+      else
+        done.push_back(path);
+    }
+    if (failure)
+      for (const std::string &path : done)
+        llvm::sys::fs::remove(path);
+    return failure;
+  }
+
+private:
+  std::vector<std::pair<llvm::sys::fs::TempFile, std::string>> files;
+};
+
+/// The target machine for --mtriple/--mcpu: the host CPU with all its
+/// features unless told otherwise, position-independent code for a shared
+/// library.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(unsigned level) {
+  llvm::Triple host(llvm::sys::getProcessTriple());
+  llvm::Triple triple =
+      mtriple.empty() ? host : llvm::Triple(llvm::Triple::normalize(mtriple));
+  bool isHost =
+      triple.getArch() == host.getArch() && triple.getOS() == host.getOS();
+
+  std::string cpu = mcpu;
+  if (cpu.empty())
+    cpu = isHost ? "native" : "generic";
+  std::string features;
+  if (cpu == "native") {
+    if (!isHost)
+      return llvm::createStringError("--mcpu=native describes the host, not "
+                                     "--mtriple=" +
+                                     mtriple + ": name a CPU");
+    cpu = llvm::sys::getHostCPUName().str();
+    llvm::SmallVector<std::string> list;
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      list.push_back((feature.second ? "+" : "-") + feature.first().str());
+    llvm::sort(list);
+    features = llvm::join(list, ",");
+  }
+
+  std::string error;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return llvm::createStringError(
+        "no code generator for triple '" +
+        (mtriple.empty() ? triple.str() : mtriple.getValue()) + "': " + error);
+  // Checked first: the target machine would only warn and go on.
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      llvmTarget->createMCSubtargetInfo(triple, "", ""));
+  if (!subtarget || !subtarget->isCPUStringValid(cpu))
+    return llvm::createStringError("unknown CPU '" + cpu + "' for '" +
+                                   triple.str() + "'");
+
+  llvm::CodeGenOptLevel codegenLevel =
+      llvm::CodeGenOpt::getLevel(level).value_or(
+          llvm::CodeGenOptLevel::Default);
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, codegenLevel));
+  if (!machine)
+    return llvm::createStringError("cannot create a target machine for '" +
+                                   triple.str() + "'");
+  return std::move(machine);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerPassManagerCLOptions();
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Compile a QWHA model into a shared library with "
+                              "a C interface\n");
+
+  if (target == Target::CUDA)
+    return fail("--target=cuda is not implemented yet: the GPU lowering "
+                "(convert-qwha-to-gpu) and the CUDA runtime are still to come; "
+                "use --target=cpu");
+  if (optLevel < '0' || optLevel > '3')
+    return fail(llvm::Twine("invalid optimization level -O") +
+                llvm::Twine(optLevel.getValue()) + ": use -O0 to -O3");
+  unsigned level = optLevel - '0';
+
+  // Only textual IR makes sense on a terminal or in a pipe.
+  bool toStdout = outputFile == "-";
+  if (toStdout && emit != Emit::LLVMIR)
+    return fail("-o - writes only --emit=llvm to standard output");
+  std::string headerPath = headerFile;
+  if (headerPath.empty() && !toStdout) {
+    llvm::SmallString<256> path(outputFile.getValue());
+    llvm::sys::path::replace_extension(path, "h");
+    headerPath = path.str().str();
+  }
+  if (!headerPath.empty() && headerPath == outputFile)
+    return fail("the header would overwrite the output '" + outputFile +
+                "': pass --header=<path>");
+
+  std::unique_ptr<qwha::LowerToCPUOptions> pipelineOptions =
+      qwha::LowerToCPUOptions::createFromString(cpuPipelineOptions);
+  if (!pipelineOptions)
+    return fail("invalid --cpu-pipeline-options='" + cpuPipelineOptions + "'");
+  if (pipelineOptions->cInterface.hasValue() && !pipelineOptions->cInterface)
+    return fail("--cpu-pipeline-options: a library is called through its C "
+                "interface, c-interface cannot be turned off");
+  pipelineOptions->cInterface = true;
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  qwha::registerAllDialects(registry);
+  MLIRContext context(registry);
+  // Errors point at the source line; the generic op dump adds nothing.
+  context.printOpOnDiagnostic(false);
+
+  std::string openError;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(inputFile, &openError);
+  if (!input)
+    return fail(openError);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse '" + inputFile + "'");
+
+  FailureOr<std::vector<EntryPoint>> entries = describeEntryPoints(*module);
+  if (failed(entries))
+    return 1;
+  if (entries->empty())
+    return fail("'" + inputFile +
+                "' has no public func.func to export: a library needs at "
+                "least one entry point");
+  std::string header;
+  if (!headerPath.empty()) {
+    llvm::raw_string_ostream os(header);
+    writeCHeader(os, *entries, getIncludeGuard(headerPath),
+                 toStdout ? "the module"
+                          : llvm::sys::path::filename(outputFile),
+                 llvm::sys::path::filename(inputFile));
+  }
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  qwha::buildLowerToCPUPassPipeline(pm, *pipelineOptions);
+  if (failed(pm.run(*module)))
+    return fail("lowering '" + inputFile + "' with qwha-lower-to-cpu failed");
+  if (failed(verifyLoweredEntryPoints(*module, *entries)))
+    return 1;
+
+  llvm::InitializeAllTargetInfos();
+  llvm::InitializeAllTargets();
+  llvm::InitializeAllTargetMCs();
+  llvm::InitializeAllAsmPrinters();
+  llvm::Expected<std::unique_ptr<llvm::TargetMachine>> machine =
+      createTargetMachine(level);
+  if (!machine)
+    return fail(llvm::toString(machine.takeError()));
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, inputFile);
+  if (!llvmModule)
+    return fail("translating '" + inputFile + "' to LLVM IR failed");
+  llvmModule->setTargetTriple((*machine)->getTargetTriple());
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+  llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
+  if (llvm::Error err = makeOptimizingTransformer(
+          level, /*sizeLevel=*/0, machine->get())(llvmModule.get()))
+    return fail("optimizing '" + inputFile +
+                "': " + llvm::toString(std::move(err)));
+
+  PendingOutputs outputs;
+  if (emit == Emit::LLVMIR) {
+    if (toStdout) {
+      llvmModule->print(llvm::outs(), nullptr);
+    } else if (llvm::Error err = outputs.add(outputFile, [&](auto &os) {
+                 llvmModule->print(os, nullptr);
+               })) {
+      return fail(llvm::toString(std::move(err)));
+    }
+  } else {
+    llvm::SmallVector<char, 0> object;
+    llvm::raw_svector_ostream os(object);
+    llvm::legacy::PassManager codegen;
+    if ((*machine)->addPassesToEmitFile(codegen, os, nullptr,
+                                        llvm::CodeGenFileType::ObjectFile))
+      return fail("the target '" + (*machine)->getTargetTriple().str() +
+                  "' cannot emit object files");
+    codegen.run(*llvmModule);
+
+    if (emit == Emit::Object) {
+      if (llvm::Error err = outputs.add(outputFile, [&](auto &os) {
+            os.write(object.data(), object.size());
+          }))
+        return fail(llvm::toString(std::move(err)));
+    } else {
+      LinkOptions linkOptions;
+      linkOptions.linker = linker;
+      linkOptions.runtimeLibraryDir = QWHA_MLIR_LIBRARY_DIR;
+      llvm::Expected<llvm::sys::fs::TempFile> library =
+          linkSharedLibrary(object, outputFile, linkOptions);
+      if (!library)
+        return fail(llvm::toString(library.takeError()));
+      outputs.add(std::move(*library), outputFile);
+    }
+  }
+
+  if (!headerPath.empty())
+    if (llvm::Error err =
+            outputs.add(headerPath, [&](auto &os) { os << header; }))
+      return fail(llvm::toString(std::move(err)));
+  if (llvm::Error err = outputs.commit())
+    return fail(llvm::toString(std::move(err)));
+  return 0;
+}
