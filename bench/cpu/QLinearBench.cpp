@@ -22,21 +22,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/JitLayer.h"
 #include "qwha/Dialect/QWHA/QWHAOps.h"
-#include "qwha/InitAllDialects.h"
-#include "qwha/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -171,15 +162,7 @@ public:
   CompiledLayer(const Weight &weight, llvm::StringRef pipelineOptions,
                 llvm::TargetMachine *machine)
       : k(weight.k) {
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    qwha::registerAllDialects(registry);
-    registerBuiltinDialectTranslation(registry);
-    registerLLVMDialectTranslation(registry);
-    context.appendDialectRegistry(registry);
-    context.loadAllAvailableDialects();
-
+    qwha::bench::prepareContext(context);
     OpBuilder b(&context);
     Location loc = b.getUnknownLoc();
     module = ModuleOp::create(b, loc);
@@ -207,26 +190,8 @@ public:
                                       Value(), b.getI64IntegerAttr(kGroupSize));
     func::ReturnOp::create(b, loc, y);
 
-    PassManager pm(&context);
-    auto options = qwha::LowerToCPUOptions::createFromString(pipelineOptions);
-    if (!options)
-      llvm::report_fatal_error("bad pipeline options");
-    options->cInterface = true;
-    qwha::buildLowerToCPUPassPipeline(pm, *options);
-    if (failed(pm.run(*module)))
-      llvm::report_fatal_error("lowering the benchmark layer failed");
-    ExecutionEngineOptions engineOptions;
-    engineOptions.transformer = makeOptimizingTransformer(3, 0, machine);
-    engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-    auto created = ExecutionEngine::create(*module, engineOptions);
-    if (!created)
-      llvm::report_fatal_error(llvm::Twine("JIT failed: ") +
-                               llvm::toString(created.takeError()));
-    engine = std::move(*created);
-    auto function = engine->lookup("_mlir_ciface_layer");
-    if (!function)
-      llvm::report_fatal_error("no _mlir_ciface_layer");
-    entry = reinterpret_cast<Entry>(*function);
+    engine = qwha::bench::compileModule(*module, pipelineOptions, machine);
+    entry = qwha::bench::lookupEntryPoint<Entry>(*engine, "layer");
   }
 
   struct Descriptor {

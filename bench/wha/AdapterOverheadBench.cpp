@@ -6,28 +6,20 @@
 //
 // A quantized layer with and without a QWHA adapter (rank 64: 12.5% of a
 // 1024 x 1024 weight), built in MLIR, lowered with qwha-lower-to-cpu and
-// JIT-compiled; the time per call of each gives the adapter's overhead in
-// the code the compiler generates today (the generic lowering).
+// JIT-compiled; the time per call of each gives the adapter's overhead,
+// with the quantized layer on the generic lowering and on the packed
+// kernels (the transform and the sparse adapter are generic in both).
 //
 //   ninja -C build qwha-bench-adapter && build/bench/wha/qwha-bench-adapter
 //
 //===----------------------------------------------------------------------===//
 
+#include "common/JitLayer.h"
 #include "qwha/Dialect/QWHA/QWHAOps.h"
-#include "qwha/InitAllDialects.h"
-#include "qwha/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include "benchmark/benchmark.h"
@@ -46,16 +38,10 @@ constexpr int64_t kRank = 64;
 /// A compiled `@layer(x: tensor<batch x K>) -> tensor<batch x N>`.
 class CompiledLayer {
 public:
-  CompiledLayer(int64_t batch, bool withAdapter) : batch(batch) {
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    qwha::registerAllDialects(registry);
-    registerBuiltinDialectTranslation(registry);
-    registerLLVMDialectTranslation(registry);
-    context.appendDialectRegistry(registry);
-    context.loadAllAvailableDialects();
-
+  CompiledLayer(int64_t batch, bool withAdapter, bool packed)
+      : batch(batch) {
+    const char *pipelineOptions = packed ? "kernels=packed" : "kernels=generic";
+    qwha::bench::prepareContext(context);
     OpBuilder b(&context);
     Location loc = b.getUnknownLoc();
     module = ModuleOp::create(b, loc);
@@ -127,20 +113,7 @@ public:
     }
     func::ReturnOp::create(b, loc, y);
 
-    PassManager pm(&context);
-    qwha::LowerToCPUOptions options;
-    options.cInterface = true;
-    qwha::buildLowerToCPUPassPipeline(pm, options);
-    if (failed(pm.run(*module)))
-      llvm::report_fatal_error("lowering the benchmark layer failed");
-    auto transformer = makeOptimizingTransformer(3, 0, nullptr);
-    ExecutionEngineOptions engineOptions;
-    engineOptions.transformer = transformer;
-    auto created = ExecutionEngine::create(*module, engineOptions);
-    if (!created)
-      llvm::report_fatal_error(llvm::Twine("JIT failed: ") +
-                               llvm::toString(created.takeError()));
-    engine = std::move(*created);
+    engine = qwha::bench::compileModule(*module, pipelineOptions);
 
     input.assign(batch * kFeatures, 0.5f);
     auto base = reinterpret_cast<int64_t>(input.data());
@@ -167,23 +140,28 @@ private:
   std::vector<int64_t> argument;
 };
 
+// Arguments: batch, then 1 for the packed kernels or 0 for the generic
+// lowering.
 void BM_QuantizedLayer(benchmark::State &state) {
-  CompiledLayer layer(state.range(0), /*withAdapter=*/false);
+  CompiledLayer layer(state.range(0), /*withAdapter=*/false, state.range(1));
   for (auto _ : state)
     layer.call();
 }
 
 void BM_QuantizedLayerWithAdapter(benchmark::State &state) {
-  CompiledLayer layer(state.range(0), /*withAdapter=*/true);
+  CompiledLayer layer(state.range(0), /*withAdapter=*/true, state.range(1));
   for (auto _ : state)
     layer.call();
 }
 
-BENCHMARK(BM_QuantizedLayer)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_QuantizedLayer)
+    ->ArgsProduct({{1, 16}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_QuantizedLayerWithAdapter)
-    ->Arg(1)
-    ->Arg(16)
-    ->Unit(benchmark::kMillisecond);
+    ->ArgsProduct({{1, 16}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMicrosecond);
 
 } // namespace
 

@@ -7,6 +7,7 @@
 #include "qwha/Quant/CpuPacking.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 using namespace qwha::quant;
@@ -94,6 +95,18 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
         }
       }
     }
+
+  // A non-finite scale or zero point would turn every output of its row
+  // into NaN at run time; say which one at compile time instead.
+  for (int64_t i = 0; i < weight.rows * packed.numGroups; ++i)
+    for (auto [values, what] : {std::pair{weight.scales, "scale"},
+                                {weight.zeros, "zero point"}})
+      if (!std::isfinite(values[i]))
+        return llvm::createStringError(
+            std::string(what) + " of row " +
+            std::to_string(i / packed.numGroups) + ", group " +
+            std::to_string(i % packed.numGroups) + " is not finite (" +
+            std::to_string(values[i]) + ")");
 
   // m(q) = 1 + q / 2^bits, so (q - zero) s = m(q) 2^bits s - (zero + 2^bits) s.
   const float range = float(1u << layout.bits);

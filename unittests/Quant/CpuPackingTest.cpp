@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -235,6 +236,19 @@ TEST(CpuPackingTest, RejectsBadLayoutsAndWeights) {
     EXPECT_NE(llvm::toString(bad.takeError()).find("lanes must be"),
               std::string::npos);
   }
+  w.scales[3] = std::numeric_limits<float>::infinity();
+  auto badScale = packForCpu(w.view(), CpuKernelLayout{4, 8});
+  ASSERT_FALSE(bool(badScale));
+  EXPECT_EQ(llvm::toString(badScale.takeError()),
+            "scale of row 1, group 1 is not finite (inf)");
+  w.scales[3] = 1.0f;
+  w.zeros[0] = std::numeric_limits<float>::quiet_NaN();
+  auto badZero = packForCpu(w.view(), CpuKernelLayout{4, 8});
+  ASSERT_FALSE(bool(badZero));
+  EXPECT_EQ(llvm::toString(badZero.takeError()),
+            "zero point of row 0, group 0 is not finite (nan)");
+  w.zeros[0] = 0.0f;
+
   w.codes[5] = 16;
   auto badCode = packForCpu(w.view(), CpuKernelLayout{4, 8});
   ASSERT_FALSE(bool(badCode));

@@ -98,7 +98,8 @@ struct CpuPackedWeight {
 };
 
 /// Packs `weight` (validated first) in the kernel layout. Errors name the
-/// unsupported width or lane count, or the inconsistency in `weight`.
+/// unsupported width or lane count, the inconsistency in `weight`, or its
+/// first non-finite scale or zero point.
 llvm::Expected<CpuPackedWeight> packForCpu(const QuantizedWeightView &weight,
                                            const CpuKernelLayout &layout);
 

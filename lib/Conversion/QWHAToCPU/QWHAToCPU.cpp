@@ -105,7 +105,7 @@ LogicalResult ConvertQWHAToCPUPass::checkOptions() {
       vectorWidth != 32)
     return module.emitError("convert-qwha-to-cpu: vector-width must be 4, "
                             "8, 16 or 32, got ")
-           << vectorWidth;
+           << int64_t(vectorWidth);
   for (auto [value, name] : {std::pair{int64_t(gemmRows), "gemm-rows"},
                              {int64_t(gemmBlocks), "gemm-blocks"},
                              {int64_t(gemvBlocks), "gemv-blocks"}})
@@ -115,7 +115,7 @@ LogicalResult ConvertQWHAToCPUPass::checkOptions() {
   if (prefetchDistance < 0 || prefetchDistance % 64)
     return module.emitError("convert-qwha-to-cpu: prefetch-distance must "
                             "be a non-negative multiple of 64 bytes, got ")
-           << prefetchDistance;
+           << int64_t(prefetchDistance);
   return success();
 }
 

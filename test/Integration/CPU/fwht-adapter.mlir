@@ -8,6 +8,10 @@
 // RUN: | mlir-runner -e main -entry-point-result=void \
 // RUN:     -shared-libs=%mlir_runner_utils,%mlir_c_runner_utils \
 // RUN: | FileCheck %s
+// RUN: qwha-opt %s -qwha-lower-to-cpu=kernels=generic \
+// RUN: | mlir-runner -e main -entry-point-result=void \
+// RUN:     -shared-libs=%mlir_runner_utils,%mlir_c_runner_utils \
+// RUN: | FileCheck %s
 
 func.func private @printMemrefF32(tensor<*xf32>)
 

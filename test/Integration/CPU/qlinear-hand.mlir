@@ -1,7 +1,12 @@
-// qwha.qlinear on hand-made codes, scales and zeros, lowered generically and
-// executed; every expected value is worked out in the comments.
+// qwha.qlinear on hand-made codes, scales and zeros, lowered through the
+// packed kernels and through the generic lowering and executed; every
+// expected value is worked out in the comments.
 
 // RUN: qwha-opt %s -qwha-lower-to-cpu \
+// RUN: | mlir-runner -e main -entry-point-result=void \
+// RUN:     -shared-libs=%mlir_runner_utils,%mlir_c_runner_utils \
+// RUN: | FileCheck %s
+// RUN: qwha-opt %s -qwha-lower-to-cpu=kernels=generic \
 // RUN: | mlir-runner -e main -entry-point-result=void \
 // RUN:     -shared-libs=%mlir_runner_utils,%mlir_c_runner_utils \
 // RUN: | FileCheck %s
