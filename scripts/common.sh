@@ -15,6 +15,7 @@ QWHA_APT_PACKAGES=(
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libbenchmark-dev
   libopenblas-dev liblapacke-dev
+  libomp-22-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

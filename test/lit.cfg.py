@@ -33,6 +33,12 @@ for lib in ["mlir_runner_utils", "mlir_c_runner_utils"]:
         ("%" + lib, os.path.join(config.mlir_lib_dir,
                                  "lib" + lib + config.llvm_shlib_ext)))
 
+# The OpenMP runtime, for kernels compiled with threads > 1.
+libomp = os.path.join(config.mlir_lib_dir, "libomp" + config.llvm_shlib_ext)
+config.substitutions.append(("%libomp", libomp))
+if os.path.exists(libomp):
+    config.available_features.add("openmp")
+
 # The project's tools first, then LLVM's (FileCheck, not, mlir-runner).
 llvm_config.with_environment("PATH", config.qwha_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

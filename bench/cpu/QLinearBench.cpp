@@ -5,13 +5,13 @@
 //===----------------------------------------------------------------------===//
 //
 // A 4-bit, group-128 qwha.qlinear built in MLIR, lowered with
-// qwha-lower-to-cpu and JIT-compiled for the host, timed on one core
-// against OpenBLAS sgemv/sgemm on the dequantized f32 weight and against a
-// large memcpy measured in the same run:
+// qwha-lower-to-cpu and JIT-compiled for the host, timed against OpenBLAS
+// sgemv/sgemm on the dequantized f32 weight and against a large memcpy
+// measured in the same run, on one thread unless --threads says otherwise:
 //
 //   ninja -C build qwha-bench-cpu && build/bench/cpu/qwha-bench-cpu
 //       [--shapes=4096x4096,4096x11008] [--batches=1,16,64] [--generic]
-//       [--pipeline="vector-width=16 gemm-rows=8"]
+//       [--threads=1] [--pipeline="vector-width=16 gemm-rows=8"]
 //
 // Shapes are N x K (output x input features). Batch 1 is reported twice:
 // "hot", calls back to back, and "cold", each call after reading 256 MiB
@@ -62,6 +62,11 @@ static cl::opt<bool>
 static cl::opt<std::string>
     pipelineOption("pipeline", cl::desc("Extra qwha-lower-to-cpu options"),
                    cl::init(""));
+static cl::opt<int> threadsOption(
+    "threads",
+    cl::desc("Threads of the kernels (qwha-lower-to-cpu threads=N) and of "
+             "OpenBLAS"),
+    cl::init(1));
 static cl::opt<double> secondsOption(
     "seconds", cl::desc("Least time spent per measurement"), cl::init(0.3));
 
@@ -250,9 +255,19 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   cl::ParseCommandLineOptions(argc, argv, "QWHA packed CPU kernels\n");
-  openblas_set_num_threads(1);
+#ifndef QWHA_BENCH_HAS_OPENMP
+  if (threadsOption > 1) {
+    llvm::errs() << "--threads needs the OpenMP runtime, which this build "
+                    "did not find (Debian: libomp-22-dev)\n";
+    return 1;
+  }
+#endif
+  openblas_set_num_threads(threadsOption);
+  const std::string pipeline =
+      pipelineOption + " threads=" + std::to_string(threadsOption);
   std::unique_ptr<llvm::TargetMachine> machine = createHostTargetMachine();
-  llvm::outs() << "host: " << machine->getTargetCPU() << ", one thread\n";
+  llvm::outs() << "host: " << machine->getTargetCPU() << ", " << threadsOption
+               << " thread(s) for the kernels and OpenBLAS\n";
 
   const double copy = measureCopyBandwidth();
   llvm::outs() << llvm::formatv("memcpy bandwidth (256 MiB, read + write): "
@@ -275,14 +290,14 @@ int main(int argc, char **argv) {
     }
     Weight weight(n, k);
     auto start = Clock::now();
-    CompiledLayer packed(weight, pipelineOption, machine.get());
+    CompiledLayer packed(weight, pipeline, machine.get());
     llvm::outs() << llvm::formatv(
         "{0}: compiled in {1:f1} s\n", shape,
         std::chrono::duration<double>(Clock::now() - start).count());
     std::unique_ptr<CompiledLayer> generic;
     if (genericOption)
       generic = std::make_unique<CompiledLayer>(
-          weight, "kernels=generic " + pipelineOption, machine.get());
+          weight, "kernels=generic " + pipeline, machine.get());
 
     const double weightBytes =
         double(n) * k * kBits / 8 + 2.0 * n * (k / kGroupSize) * 4;

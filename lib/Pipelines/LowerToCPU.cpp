@@ -36,6 +36,7 @@ void qwha::buildLowerToCPUPassPipeline(OpPassManager &pm,
     cpu.gemmBlocks = options.gemmBlocks;
     cpu.gemvBlocks = options.gemvBlocks;
     cpu.prefetchDistance = options.prefetchDistance;
+    cpu.threads = options.threads;
     pm.addPass(createConvertQWHAToCPU(cpu));
   }
   pm.addPass(createConvertQWHAToLinalg());
@@ -52,8 +53,19 @@ void qwha::buildLowerToCPUPassPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  if (options.threads > 1) {
+    ConvertSCFToOpenMPPassOptions openmp;
+    openmp.numThreads = options.threads;
+    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    // The loop bodies come wrapped in memref.alloca_scope, single-block
+    // regions that scf-to-cf cannot lower into; ours allocate nothing, and
+    // canonicalization inlines them.
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertVectorToLLVMPass());
+  if (options.threads > 1)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }

@@ -115,8 +115,9 @@ qwha::compile::findRuntimeLibraries(ArrayRef<char> object,
   if (undefined->empty())
     return libraries;
   // mlir_c_runner_utils pulls in libMLIR.so at load time: link a runtime
-  // library only when the code calls into it.
-  for (StringRef name : {"mlir_runner_utils", "mlir_c_runner_utils"}) {
+  // library only when the code calls into it. The OpenMP runtime serves
+  // kernels compiled with threads > 1.
+  for (StringRef name : {"mlir_runner_utils", "mlir_c_runner_utils", "omp"}) {
     SmallString<256> path(runtimeLibraryDir);
     sys::path::append(path, "lib" + name + ".so");
     if (!sys::fs::exists(path))

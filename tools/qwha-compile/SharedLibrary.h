@@ -26,7 +26,7 @@ namespace qwha::compile {
 struct LinkOptions {
   /// The driver: a program name looked up in PATH, or a path.
   std::string linker = "cc";
-  /// Where libmlir_runner_utils and libmlir_c_runner_utils live.
+  /// Where libmlir_runner_utils, libmlir_c_runner_utils and libomp live.
   std::string runtimeLibraryDir;
 };
 

@@ -99,6 +99,9 @@ def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
            /*default=*/"2048",
            "Bytes ahead of each weight stream the GEMV kernel prefetches "
            "(a multiple of 64; 0 disables)">,
+    Option<"threads", "threads", "int64_t", /*default=*/"1",
+           "Above 1, the kernels' output tiles form an scf.parallel loop "
+           "(lowered to OpenMP by qwha-lower-to-cpu)">,
     Option<"explainFallbacks", "explain-fallbacks", "bool",
            /*default=*/"false",
            "Emit a remark for every quantized layer left to the generic "

@@ -64,6 +64,12 @@ struct LowerToCPUOptions : public mlir::PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::desc("Bytes the packed GEMV kernel prefetches ahead of each "
                      "weight stream (0 disables)"),
       llvm::cl::init(2048)};
+  PassOptions::Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads of the packed kernels: above 1, output tiles "
+                     "are distributed with OpenMP, and the program needs "
+                     "the OpenMP runtime (libomp)"),
+      llvm::cl::init(1)};
 };
 
 /// Lowers a module of qwha, linalg, tensor and arith ops on tensors to the

@@ -42,7 +42,8 @@ using namespace qwha;
 QLinearKernelSpec QLinearKernelSpec::get(const quant::CpuPackedWeight &weight,
                                          int64_t gemmRows, int64_t gemmBlocks,
                                          int64_t gemvBlocks,
-                                         int64_t prefetchDistance) {
+                                         int64_t prefetchDistance,
+                                         int64_t threads) {
   QLinearKernelSpec spec;
   spec.layout = weight.layout;
   spec.rows = weight.rows;
@@ -55,16 +56,18 @@ QLinearKernelSpec QLinearKernelSpec::get(const quant::CpuPackedWeight &weight,
   spec.gemmBlocks = gemmBlocks;
   spec.gemvBlocks = gemvBlocks;
   spec.prefetchDistance = prefetchDistance;
+  spec.threads = threads;
   return spec;
 }
 
 std::string QLinearKernelSpec::getFunctionName() const {
   return llvm::formatv(
              "qwha_cpu_qmatmul_w{0}_n{1}_k{2}_g{3}x{4}{5}_v{6}_m{7}x{8}_r{9}"
-             "_p{10}",
+             "_p{10}{11}",
              layout.bits, rows, cols, numGroups, groupStride,
              gathersColumns ? "_gather" : "", layout.lanes, gemmRows,
-             gemmBlocks, gemvBlocks, prefetchDistance)
+             gemmBlocks, gemvBlocks, prefetchDistance,
+             threads > 1 ? "_parallel" : "")
       .str();
 }
 
@@ -281,12 +284,23 @@ void KernelBuilder::forEachBlockTile(
     ImplicitLocOpBuilder &b, int64_t blocks,
     function_ref<void(ImplicitLocOpBuilder &, Value, int64_t)> tile) {
   const int64_t tiled = numBlocks / blocks * blocks;
-  if (tiled > 0)
+  // Tiles write disjoint outputs and only read the shared workspace, so
+  // with threads they are an scf.parallel, for convert-scf-to-openmp.
+  if (tiled > 0 && spec.threads > 1) {
+    scf::ParallelOp::create(
+        b, ValueRange{index(b, 0)}, ValueRange{index(b, tiled)},
+        ValueRange{index(b, blocks)},
+        [&](OpBuilder &nested, Location loc, ValueRange ivs) {
+          ImplicitLocOpBuilder nb(loc, nested);
+          tile(nb, ivs[0], blocks);
+        });
+  } else if (tiled > 0) {
     loop(b, index(b, 0), index(b, tiled), blocks, {},
          [&](ImplicitLocOpBuilder &b, Value block, ValueRange) {
            tile(b, block, blocks);
            return SmallVector<Value>();
          });
+  }
   if (tiled < numBlocks)
     loop(b, index(b, tiled), index(b, numBlocks), 1, {},
          [&](ImplicitLocOpBuilder &b, Value block, ValueRange) {

@@ -51,10 +51,13 @@ struct QLinearKernelSpec {
   /// How far ahead of each weight stream the GEMV kernel prefetches, in
   /// bytes; 0 for none.
   int64_t prefetchDistance = 2048;
+  /// More than one: output tiles are distributed over threads.
+  int64_t threads = 1;
 
   static QLinearKernelSpec get(const quant::CpuPackedWeight &weight,
                                int64_t gemmRows, int64_t gemmBlocks,
-                               int64_t gemvBlocks, int64_t prefetchDistance);
+                               int64_t gemvBlocks, int64_t prefetchDistance,
+                               int64_t threads);
 
   int64_t getPackedColumns() const { return numGroups * groupStride; }
   /// Floats of scratch: gemmRows gathered input rows, then the group sums

@@ -112,6 +112,10 @@ LogicalResult ConvertQWHAToCPUPass::checkOptions() {
     if (value < 1 || value > 64)
       return module.emitError("convert-qwha-to-cpu: ")
              << name << " must be in [1, 64], got " << value;
+  if (threads < 1 || threads > 1024)
+    return module.emitError("convert-qwha-to-cpu: threads must be in "
+                            "[1, 1024], got ")
+           << int64_t(threads);
   if (prefetchDistance < 0 || prefetchDistance % 64)
     return module.emitError("convert-qwha-to-cpu: prefetch-distance must "
                             "be a non-negative multiple of 64 bytes, got ")
@@ -142,7 +146,7 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
 
   QLinearKernelSpec spec =
       QLinearKernelSpec::get(*packed, gemmRows, gemmBlocks, gemvBlocks,
-                             prefetchDistance);
+                             prefetchDistance, threads);
   ModuleOp module = getOperation();
   func::FuncOp kernel = getOrCreateQLinearKernel(module, spec);
 

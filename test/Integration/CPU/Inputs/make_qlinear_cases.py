@@ -2,7 +2,8 @@
 kernels specialise on: every code width, grouped and per-channel grids, group
 sizes that are not a multiple of a chunk, act-order, output counts that are
 not a multiple of the vector width, odd input sizes, batch 1 and batches that
-use every row tile, and rank-1 and rank-3 inputs. @main runs each layer on a
+use every row tile, rank-1 and rank-3 inputs, and wide layers with many
+output tiles. @main runs each layer on a
 fixed input and prints the result, so two lowerings can be compared.
 
 Usage: make_qlinear_cases.py OUT.mlir"""
@@ -27,6 +28,9 @@ for bits in (2, 3, 4, 8):
 CASES += [
     (4, 24, 48, 16, False, [], False, False),
     (4, 24, 48, 16, True, [2, 3], False, False),
+    # Many output tiles (10 blocks of 16), for threads.
+    (4, 160, 64, 32, False, [1], False, False),
+    (4, 160, 64, 32, True, [9], False, False),
 ]
 
 
