@@ -7,11 +7,11 @@
 // A 4-bit, group-128 qwha.qlinear built in MLIR, lowered with
 // qwha-lower-to-cpu and JIT-compiled for the host, timed against OpenBLAS
 // sgemv/sgemm on the dequantized f32 weight and against a large memcpy
-// measured in the same run, on one thread unless --threads says otherwise:
+// measured in the same run, on one thread unless --num-threads says otherwise:
 //
 //   ninja -C build qwha-bench-cpu && build/bench/cpu/qwha-bench-cpu
 //       [--shapes=4096x4096,4096x11008] [--batches=1,16,64] [--generic]
-//       [--threads=1] [--pipeline="vector-width=16 gemm-rows=8"]
+//       [--num-threads=1] [--pipeline="vector-width=16 gemm-rows=8"]
 //
 // Shapes are N x K (output x input features). Batch 1 is reported twice:
 // "hot", calls back to back, and "cold", each call after reading 256 MiB
@@ -57,18 +57,18 @@ static cl::list<int64_t> batchesOption("batches", cl::desc("Input rows"),
                                        cl::CommaSeparated,
                                        cl::list_init<int64_t>({1, 16, 64}));
 static cl::opt<bool>
-    genericOption("generic",
-                  cl::desc("Also time the generic lowering (slow)"));
+    genericOption("generic", cl::desc("Also time the generic lowering (slow)"));
 static cl::opt<std::string>
     pipelineOption("pipeline", cl::desc("Extra qwha-lower-to-cpu options"),
                    cl::init(""));
 static cl::opt<int> threadsOption(
-    "threads",
+    "num-threads",
     cl::desc("Threads of the kernels (qwha-lower-to-cpu threads=N) and of "
              "OpenBLAS"),
     cl::init(1));
-static cl::opt<double> secondsOption(
-    "seconds", cl::desc("Least time spent per measurement"), cl::init(0.3));
+static cl::opt<double>
+    secondsOption("seconds", cl::desc("Least time spent per measurement"),
+                  cl::init(0.3));
 
 namespace {
 
@@ -184,7 +184,8 @@ public:
     Value codes = arith::ConstantOp::create(
         b, loc,
         DenseElementsAttr::getFromRawBuffer(
-            RankedTensorType::get({weight.n, weight.k}, b.getIntegerType(kBits)),
+            RankedTensorType::get({weight.n, weight.k},
+                                  b.getIntegerType(kBits)),
             weight.codes));
     Value scales = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(groupType, ArrayRef(weight.scales)));
@@ -206,8 +207,11 @@ public:
 
   /// y = layer(x) for `rows` rows; the caller frees `allocated`.
   Descriptor call(const float *x, int64_t rows) {
-    Descriptor result{}, input{const_cast<float *>(x), const_cast<float *>(x),
-                               0, {rows, k}, {k, 1}};
+    Descriptor result{}, input{const_cast<float *>(x),
+                               const_cast<float *>(x),
+                               0,
+                               {rows, k},
+                               {k, 1}};
     entry(&result, &input);
     return result;
   }
@@ -257,7 +261,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "QWHA packed CPU kernels\n");
 #ifndef QWHA_BENCH_HAS_OPENMP
   if (threadsOption > 1) {
-    llvm::errs() << "--threads needs the OpenMP runtime, which this build "
+    llvm::errs() << "--num-threads needs the OpenMP runtime, which this build "
                     "did not find (Debian: libomp-22-dev)\n";
     return 1;
   }
@@ -320,8 +324,7 @@ int main(int argc, char **argv) {
       auto runBlas = [&] {
         if (batch == 1)
           cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f,
-                      weight.dense.data(), k, x.data(), 1, 0.0f, out.data(),
-                      1);
+                      weight.dense.data(), k, x.data(), 1, 0.0f, out.data(), 1);
         else
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n, k,
                       1.0f, x.data(), k, weight.dense.data(), k, 0.0f,
@@ -332,8 +335,7 @@ int main(int argc, char **argv) {
                         std::string reference) {
         double bytes = weightBytes + 4.0 * batch * (k + n);
         rows.push_back(
-            {shape, label, formatTime(ours),
-             reference + " " + formatTime(blas),
+            {shape, label, formatTime(ours), reference + " " + formatTime(blas),
              llvm::formatv("{0:f2}x", blas / ours).str(),
              llvm::formatv("{0:f1} GB/s = {1:f0}%", bytes / ours / 1e9,
                            100 * bytes / ours / copy)
@@ -365,8 +367,7 @@ int main(int argc, char **argv) {
                   "error |\n|---|---|---|---|---|---|---|\n";
   for (const Row &row : rows)
     llvm::outs() << "| " << row.shape << " | " << row.batch << " | "
-                 << row.packed << " | " << row.reference << " | "
-                 << row.speedup << " | " << row.bandwidth << " | "
-                 << row.error << " |\n";
+                 << row.packed << " | " << row.reference << " | " << row.speedup
+                 << " | " << row.bandwidth << " | " << row.error << " |\n";
   return 0;
 }

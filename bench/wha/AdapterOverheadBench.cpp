@@ -38,8 +38,7 @@ constexpr int64_t kRank = 64;
 /// A compiled `@layer(x: tensor<batch x K>) -> tensor<batch x N>`.
 class CompiledLayer {
 public:
-  CompiledLayer(int64_t batch, bool withAdapter, bool packed)
-      : batch(batch) {
+  CompiledLayer(int64_t batch, bool withAdapter, bool packed) : batch(batch) {
     const char *pipelineOptions = packed ? "kernels=packed" : "kernels=generic";
     qwha::bench::prepareContext(context);
     OpBuilder b(&context);
@@ -107,9 +106,8 @@ public:
           DenseElementsAttr::get(RankedTensorType::get({nnz}, f32),
                                  ArrayRef<float>(values)));
       y = qwha::QLinearWHAOp::create(
-          b, loc, xType, b.getStringAttr("layer"), x, codesValue, scales,
-          zeros, Value(), rows, colsValue, valuesValue,
-          b.getI64IntegerAttr(128));
+          b, loc, xType, b.getStringAttr("layer"), x, codesValue, scales, zeros,
+          Value(), rows, colsValue, valuesValue, b.getI64IntegerAttr(128));
     }
     func::ReturnOp::create(b, loc, y);
 

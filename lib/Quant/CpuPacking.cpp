@@ -99,8 +99,8 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
   // A non-finite scale or zero point would turn every output of its row
   // into NaN at run time; say which one at compile time instead.
   for (int64_t i = 0; i < weight.rows * packed.numGroups; ++i)
-    for (auto [values, what] : {std::pair{weight.scales, "scale"},
-                                {weight.zeros, "zero point"}})
+    for (auto [values, what] :
+         {std::pair{weight.scales, "scale"}, {weight.zeros, "zero point"}})
       if (!std::isfinite(values[i]))
         return llvm::createStringError(
             std::string(what) + " of row " +

@@ -15,8 +15,8 @@
 #include "gtest/gtest.h"
 
 #include <algorithm>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -108,8 +108,7 @@ void expectPackedEqualsDequantized(const RandomWeight &w, int64_t lanes) {
   EXPECT_GE(p.paddedRows, w.rows);
   EXPECT_LT(p.paddedRows - w.rows, lanes);
   EXPECT_EQ(p.groupStride % p.layout.getChunkColumns(), 0);
-  EXPECT_EQ(int64_t(p.codes.size()),
-            p.paddedRows / lanes * p.getBlockWords());
+  EXPECT_EQ(int64_t(p.codes.size()), p.paddedRows / lanes * p.getBlockWords());
 
   // Every input column appears exactly once, inside its own group.
   std::vector<int> seen(w.cols, 0);

@@ -119,8 +119,8 @@ private:
     return rhs == 1 ? lhs : arith::MulIOp::create(b, lhs, index(b, rhs));
   }
   Value zeroVector(ImplicitLocOpBuilder &b) {
-    return arith::ConstantOp::create(
-        b, floatVector, DenseElementsAttr::get(floatVector, 0.0f));
+    return arith::ConstantOp::create(b, floatVector,
+                                     DenseElementsAttr::get(floatVector, 0.0f));
   }
   Value wordSplat(ImplicitLocOpBuilder &b, uint32_t value) {
     return arith::ConstantOp::create(
@@ -164,10 +164,9 @@ private:
   void buildGemmTile(ImplicitLocOpBuilder &b, Value firstRow, int64_t rows,
                      Value firstBlock, int64_t blocks);
   /// Tiles the blocks of one row tile by `blocks`, the rest one by one.
-  void forEachBlockTile(ImplicitLocOpBuilder &b, int64_t blocks,
-                        function_ref<void(ImplicitLocOpBuilder &, Value,
-                                          int64_t)>
-                            tile);
+  void forEachBlockTile(
+      ImplicitLocOpBuilder &b, int64_t blocks,
+      function_ref<void(ImplicitLocOpBuilder &, Value, int64_t)> tile);
   void storeOutput(ImplicitLocOpBuilder &b, Value row, Value block,
                    Value value);
 };
@@ -177,8 +176,7 @@ private:
 FunctionType KernelBuilder::getFunctionType(MLIRContext *context) const {
   Builder b(context);
   auto dynamic = ShapedType::kDynamic;
-  auto strided =
-      StridedLayoutAttr::get(context, dynamic, {dynamic, dynamic});
+  auto strided = StridedLayoutAttr::get(context, dynamic, {dynamic, dynamic});
   SmallVector<Type> inputs = {
       MemRefType::get({dynamic, spec.cols}, f32, strided),
       MemRefType::get({dynamic}, b.getI32Type()),
@@ -233,8 +231,8 @@ void KernelBuilder::gatherRows(ImplicitLocOpBuilder &b, Value firstRow,
                       memref::LoadOp::create(b, columns, j));
                   Value valid = arith::CmpIOp::create(
                       b, arith::CmpIPredicate::sge, source, index(b, 0));
-                  Value safe = arith::SelectOp::create(b, valid, source,
-                                                       index(b, 0));
+                  Value safe =
+                      arith::SelectOp::create(b, valid, source, index(b, 0));
                   Value loaded = memref::LoadOp::create(b, x, {row, safe});
                   value = arith::SelectOp::create(b, valid, loaded, zeroF);
                 } else {
@@ -266,8 +264,8 @@ void KernelBuilder::sumGroups(ImplicitLocOpBuilder &b) {
        });
 }
 
-void KernelBuilder::storeOutput(ImplicitLocOpBuilder &b, Value row,
-                                Value block, Value value) {
+void KernelBuilder::storeOutput(ImplicitLocOpBuilder &b, Value row, Value block,
+                                Value value) {
   Value n = mul(b, block, lanes);
   if (spec.rows % lanes == 0) {
     vector::StoreOp::create(b, value, y, {row, n});
@@ -336,10 +334,9 @@ void KernelBuilder::buildGemvTile(ImplicitLocOpBuilder &b, Value row,
                 if (spec.prefetchDistance > 0)
                   memref::PrefetchOp::create(
                       b, codes,
-                      ValueRange{add(b,
-                                     add(b, blockBases[t],
-                                         mul(b, chunk, chunkWords)),
-                                     spec.prefetchDistance / 4)},
+                      ValueRange{add(
+                          b, add(b, blockBases[t], mul(b, chunk, chunkWords)),
+                          spec.prefetchDistance / 4)},
                       /*isWrite=*/false, /*localityHint=*/0,
                       /*isDataCache=*/true);
               }
@@ -415,13 +412,13 @@ void KernelBuilder::buildGemmTile(ImplicitLocOpBuilder &b, Value firstRow,
               for (int64_t i = 0; i < chunkColumns; ++i) {
                 SmallVector<Value> weights;
                 for (int64_t t = 0; t < blocks; ++t)
-                  weights.push_back(vector::FMAOp::create(
-                      b, unpack(b, planes[t], i), groupScales[t],
-                      groupOffsets[t]));
+                  weights.push_back(
+                      vector::FMAOp::create(b, unpack(b, planes[t], i),
+                                            groupScales[t], groupOffsets[t]));
                 Value k = add(b, column, i);
                 for (int64_t r = 0; r < rows; ++r) {
-                  Value xi = memref::LoadOp::create(
-                      b, work, add(b, k, r * packedCols));
+                  Value xi = memref::LoadOp::create(b, work,
+                                                    add(b, k, r * packedCols));
                   Value xv = vector::BroadcastOp::create(b, floatVector, xi);
                   for (int64_t t = 0; t < blocks; ++t)
                     next[r * blocks + t] = vector::FMAOp::create(
@@ -458,27 +455,25 @@ void KernelBuilder::build(ImplicitLocOpBuilder &b, Block *entry) {
   Value start = index(b, 0);
   for (int64_t tile : tiles) {
     Value remaining = arith::SubIOp::create(b, rowCount, start);
-    Value tiledRows = mul(b, arith::DivUIOp::create(b, remaining,
-                                                     index(b, tile)),
-                          tile);
+    Value tiledRows =
+        mul(b, arith::DivUIOp::create(b, remaining, index(b, tile)), tile);
     Value end = add(b, start, tiledRows);
     loop(b, start, end, tile, {},
          [&](ImplicitLocOpBuilder &b, Value firstRow, ValueRange) {
            gatherRows(b, firstRow, tile);
            if (tile == 1) {
              sumGroups(b);
-             forEachBlockTile(b, spec.gemvBlocks,
-                              [&](ImplicitLocOpBuilder &b, Value block,
-                                  int64_t blocks) {
-                                buildGemvTile(b, firstRow, block, blocks);
-                              });
+             forEachBlockTile(
+                 b, spec.gemvBlocks,
+                 [&](ImplicitLocOpBuilder &b, Value block, int64_t blocks) {
+                   buildGemvTile(b, firstRow, block, blocks);
+                 });
            } else {
-             forEachBlockTile(b, spec.gemmBlocks,
-                              [&](ImplicitLocOpBuilder &b, Value block,
-                                  int64_t blocks) {
-                                buildGemmTile(b, firstRow, tile, block,
-                                              blocks);
-                              });
+             forEachBlockTile(
+                 b, spec.gemmBlocks,
+                 [&](ImplicitLocOpBuilder &b, Value block, int64_t blocks) {
+                   buildGemmTile(b, firstRow, tile, block, blocks);
+                 });
            }
            return SmallVector<Value>();
          });

@@ -48,9 +48,10 @@ std::string getFallbackReason(Operation *op, Value input, Value codes,
                               Value scales, Value zeros, Value gIdx) {
   if (!getElementTypeOrSelf(input).isF32())
     return "the input is not f32";
-  for (auto [value, what] :
-       {std::pair{codes, "codes"}, {scales, "scales"}, {zeros, "zeros"},
-        {gIdx, "g_idx"}})
+  for (auto [value, what] : {std::pair{codes, "codes"},
+                             {scales, "scales"},
+                             {zeros, "zeros"},
+                             {gIdx, "g_idx"}})
     if (value && !matchPattern(value, m_Constant()))
       return std::string("its ") + what + " are not constant";
   return "";
@@ -141,12 +142,11 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
       quant::packForCpu(view, quant::CpuKernelLayout{view.bits, vectorWidth});
   if (!packed)
     return op.emitOpError("cannot pack the weight of layer '")
-           << op.getName() << "' for the CPU: "
-           << llvm::toString(packed.takeError());
+           << op.getName()
+           << "' for the CPU: " << llvm::toString(packed.takeError());
 
-  QLinearKernelSpec spec =
-      QLinearKernelSpec::get(*packed, gemmRows, gemmBlocks, gemvBlocks,
-                             prefetchDistance, threads);
+  QLinearKernelSpec spec = QLinearKernelSpec::get(
+      *packed, gemmRows, gemmBlocks, gemvBlocks, prefetchDistance, threads);
   ModuleOp module = getOperation();
   func::FuncOp kernel = getOrCreateQLinearKernel(module, spec);
 
@@ -172,8 +172,7 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
     for (int64_t i = 0; i + 1 < rank; ++i)
       leading.push_back(i);
     rows2d = tensor::CollapseShapeOp::create(
-        b, loc, input,
-        SmallVector<ReassociationIndices>{leading, {rank - 1}});
+        b, loc, input, SmallVector<ReassociationIndices>{leading, {rank - 1}});
   }
   Value dynamicRows = tensor::CastOp::create(
       b, loc, RankedTensorType::get({dynamic, k}, f32), rows2d);
@@ -198,8 +197,8 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
   Value work = memref::AllocOp::create(
       b, loc, MemRefType::get({spec.getWorkspaceSize()}, f32), ValueRange{},
       alignment);
-  args.push_back(memref::CastOp::create(b, loc,
-                                        MemRefType::get({dynamic}, f32), work));
+  args.push_back(
+      memref::CastOp::create(b, loc, MemRefType::get({dynamic}, f32), work));
   auto outputType = MemRefType::get({dynamic, n}, f32);
   Value output = memref::AllocOp::create(b, loc, outputType,
                                          ValueRange{rowCount}, alignment);
@@ -214,8 +213,7 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
     result = tensor::CastOp::create(b, loc, RankedTensorType::get({1, n}, f32),
                                     result);
     result = tensor::CollapseShapeOp::create(
-        b, loc, resultType, result,
-        SmallVector<ReassociationIndices>{{0, 1}});
+        b, loc, resultType, result, SmallVector<ReassociationIndices>{{0, 1}});
   } else {
     SmallVector<int64_t> flatShape = {dynamic, n};
     int64_t m = 1;
