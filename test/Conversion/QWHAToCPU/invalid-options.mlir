@@ -13,6 +13,9 @@
 // RUN: not qwha-opt %s -convert-qwha-to-cpu="gemv-blocks=-1" 2>&1 | FileCheck %s --check-prefix=STREAMS
 // STREAMS: error: convert-qwha-to-cpu: gemv-blocks must be in [1, 64], got -1
 
+// RUN: not qwha-opt %s -convert-qwha-to-cpu="threads=0" 2>&1 | FileCheck %s --check-prefix=THREADS
+// THREADS: error: convert-qwha-to-cpu: threads must be in [1, 1024], got 0
+
 // RUN: not qwha-opt %s -convert-qwha-to-cpu="prefetch-distance=100" 2>&1 | FileCheck %s --check-prefix=PREFETCH
 // PREFETCH: error: convert-qwha-to-cpu: prefetch-distance must be a non-negative multiple of 64 bytes, got 100
 
