@@ -82,6 +82,97 @@ Value createGlobal(OpBuilder &b, Location loc, SymbolTable &symbols,
       b, loc, MemRefType::get({ShapedType::kDynamic}, elementType), ref);
 }
 
+/// `input` ([..., K]) as a 2-D tensor<?xK>: leading dimensions folded into
+/// rows, or one row for a rank-1 input.
+Value foldRows(OpBuilder &b, Location loc, Value input) {
+  auto type = cast<RankedTensorType>(input.getType());
+  const int64_t rank = type.getRank(), k = type.getShape().back();
+  Type element = type.getElementType();
+  Value rows = input;
+  if (rank == 1) {
+    rows = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({1, k}, element), input,
+        SmallVector<ReassociationIndices>{{0, 1}});
+  } else if (rank > 2) {
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      leading.push_back(i);
+    rows = tensor::CollapseShapeOp::create(
+        b, loc, input, SmallVector<ReassociationIndices>{leading, {rank - 1}});
+  }
+  return tensor::CastOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic, k}, element), rows);
+}
+
+/// The inverse of foldRows for a result with the input's leading
+/// dimensions: `rows` (tensor<?xN>) shaped as `resultType`.
+Value restoreRows(OpBuilder &b, Location loc, Value rows, Value input,
+                  RankedTensorType resultType) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  const int64_t rank = resultType.getRank(), n = resultType.getShape().back();
+  Type element = resultType.getElementType();
+  if (rank == 1) {
+    Value one = tensor::CastOp::create(
+        b, loc, RankedTensorType::get({1, n}, element), rows);
+    return tensor::CollapseShapeOp::create(
+        b, loc, resultType, one, SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  int64_t m = 1;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    m = inputType.isDynamicDim(i) || m == ShapedType::kDynamic
+            ? ShapedType::kDynamic
+            : m * inputType.getDimSize(i);
+  Value flat = tensor::CastOp::create(
+      b, loc, RankedTensorType::get({m, n}, element), rows);
+  if (rank == 2)
+    return flat;
+  SmallVector<OpFoldResult> outputShape = tensor::getMixedSizes(b, loc, input);
+  outputShape.back() = b.getIndexAttr(n);
+  ReassociationIndices leading;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    leading.push_back(i);
+  return tensor::ExpandShapeOp::create(
+      b, loc, resultType, flat,
+      SmallVector<ReassociationIndices>{leading, {rank - 1}}, outputShape);
+}
+
+/// Calls a kernel `(rows, weights..., [workspace,] out)` on the rows of
+/// `input` and returns its output shaped as `resultType`. The input reaches
+/// the kernel through bufferization.to_buffer with the layout the kernel's
+/// first argument asks for; the output is a fresh allocation returned by a
+/// restrict to_tensor, so bufferization and deallocation treat it like any
+/// other buffer.
+Value callRowKernel(OpBuilder &b, Location loc, func::FuncOp kernel,
+                    Value input, ArrayRef<Value> weights, int64_t workspaceSize,
+                    RankedTensorType resultType) {
+  const int64_t dynamic = ShapedType::kDynamic;
+  Type element = resultType.getElementType();
+  auto alignment = b.getI64IntegerAttr(64);
+  Value rows = foldRows(b, loc, input);
+  Value rowCount = tensor::DimOp::create(b, loc, rows, 0);
+  auto inputBufferType = cast<MemRefType>(kernel.getFunctionType().getInput(0));
+  SmallVector<Value> args = {bufferization::ToBufferOp::create(
+      b, loc, inputBufferType, rows, /*readOnly=*/true)};
+  args.append(weights.begin(), weights.end());
+  if (workspaceSize > 0) {
+    Value work = memref::AllocOp::create(
+        b, loc, MemRefType::get({workspaceSize}, element), ValueRange{},
+        alignment);
+    args.push_back(memref::CastOp::create(
+        b, loc, MemRefType::get({dynamic}, element), work));
+  }
+  const int64_t n = resultType.getShape().back();
+  Value output =
+      memref::AllocOp::create(b, loc, MemRefType::get({dynamic, n}, element),
+                              ValueRange{rowCount}, alignment);
+  args.push_back(output);
+  func::CallOp::create(b, loc, kernel, args);
+  Value result = bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get({dynamic, n}, element), output,
+      /*restrict=*/true, /*writable=*/true);
+  return restoreRows(b, loc, result, input, resultType);
+}
+
 template <typename T> ArrayRef<char> asBytes(const std::vector<T> &values) {
   return ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
                         values.size() * sizeof(T));
@@ -147,94 +238,24 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
 
   QLinearKernelSpec spec = QLinearKernelSpec::get(
       *packed, gemmRows, gemmBlocks, gemvBlocks, prefetchDistance, threads);
-  ModuleOp module = getOperation();
-  func::FuncOp kernel = getOrCreateQLinearKernel(module, spec);
+  func::FuncOp kernel = getOrCreateQLinearKernel(getOperation(), spec);
 
   OpBuilder b(op);
   Location loc = op.getLoc();
-  const int64_t n = spec.rows, k = spec.cols;
-  const int64_t dynamic = ShapedType::kDynamic;
-  Type f32 = b.getF32Type();
   std::string prefix = ("__qwha_cpu_" + op.getName()).str();
-  SmallVector<Value> args;
-
-  // The input as rows of K: fold leading dimensions, or add one.
-  Value input = op.getInput();
-  RankedTensorType inputType = op.getInput().getType();
-  const int64_t rank = inputType.getRank();
-  Value rows2d = input;
-  if (rank == 1) {
-    rows2d = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({1, k}, f32), input,
-        SmallVector<ReassociationIndices>{{0, 1}});
-  } else if (rank > 2) {
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      leading.push_back(i);
-    rows2d = tensor::CollapseShapeOp::create(
-        b, loc, input, SmallVector<ReassociationIndices>{leading, {rank - 1}});
-  }
-  Value dynamicRows = tensor::CastOp::create(
-      b, loc, RankedTensorType::get({dynamic, k}, f32), rows2d);
-  auto inputBufferType = MemRefType::get(
-      {dynamic, k}, f32,
-      StridedLayoutAttr::get(b.getContext(), dynamic, {dynamic, dynamic}));
-  Value rowCount = tensor::DimOp::create(b, loc, dynamicRows, 0);
-  args.push_back(bufferization::ToBufferOp::create(
-      b, loc, inputBufferType, dynamicRows, /*readOnly=*/true));
-
-  args.push_back(createGlobal(b, loc, symbols, prefix + "_codes",
-                              b.getI32Type(), asBytes(packed->codes)));
-  args.push_back(createGlobal(b, loc, symbols, prefix + "_scales", f32,
-                              asBytes(packed->scales)));
-  args.push_back(createGlobal(b, loc, symbols, prefix + "_offsets", f32,
-                              asBytes(packed->offsets)));
+  SmallVector<Value> weights = {
+      createGlobal(b, loc, symbols, prefix + "_codes", b.getI32Type(),
+                   asBytes(packed->codes)),
+      createGlobal(b, loc, symbols, prefix + "_scales", b.getF32Type(),
+                   asBytes(packed->scales)),
+      createGlobal(b, loc, symbols, prefix + "_offsets", b.getF32Type(),
+                   asBytes(packed->offsets))};
   if (spec.gathersColumns)
-    args.push_back(createGlobal(b, loc, symbols, prefix + "_columns",
-                                b.getI32Type(), asBytes(packed->columnOf)));
-
-  auto alignment = b.getI64IntegerAttr(64);
-  Value work = memref::AllocOp::create(
-      b, loc, MemRefType::get({spec.getWorkspaceSize()}, f32), ValueRange{},
-      alignment);
-  args.push_back(
-      memref::CastOp::create(b, loc, MemRefType::get({dynamic}, f32), work));
-  auto outputType = MemRefType::get({dynamic, n}, f32);
-  Value output = memref::AllocOp::create(b, loc, outputType,
-                                         ValueRange{rowCount}, alignment);
-  args.push_back(output);
-  func::CallOp::create(b, loc, kernel, args);
-
-  Value result = bufferization::ToTensorOp::create(
-      b, loc, RankedTensorType::get({dynamic, n}, f32), output,
-      /*restrict=*/true, /*writable=*/true);
-  RankedTensorType resultType = op.getResult().getType();
-  if (rank == 1) {
-    result = tensor::CastOp::create(b, loc, RankedTensorType::get({1, n}, f32),
-                                    result);
-    result = tensor::CollapseShapeOp::create(
-        b, loc, resultType, result, SmallVector<ReassociationIndices>{{0, 1}});
-  } else {
-    SmallVector<int64_t> flatShape = {dynamic, n};
-    int64_t m = 1;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      m = inputType.isDynamicDim(i) || m == dynamic
-              ? dynamic
-              : m * inputType.getDimSize(i);
-    result = tensor::CastOp::create(b, loc, RankedTensorType::get({m, n}, f32),
-                                    result);
-    if (rank > 2) {
-      SmallVector<OpFoldResult> outputShape =
-          tensor::getMixedSizes(b, loc, input);
-      outputShape.back() = b.getIndexAttr(n);
-      ReassociationIndices leading;
-      for (int64_t i = 0; i + 1 < rank; ++i)
-        leading.push_back(i);
-      result = tensor::ExpandShapeOp::create(
-          b, loc, resultType, result,
-          SmallVector<ReassociationIndices>{leading, {rank - 1}}, outputShape);
-    }
-  }
+    weights.push_back(createGlobal(b, loc, symbols, prefix + "_columns",
+                                   b.getI32Type(), asBytes(packed->columnOf)));
+  Value result =
+      callRowKernel(b, loc, kernel, op.getInput(), weights,
+                    spec.getWorkspaceSize(), op.getResult().getType());
   op.replaceAllUsesWith(result);
   op.erase();
   return success();

@@ -10,8 +10,6 @@
 // CHECK-DAG: memref.global "private" constant @__qwha_cpu_fc_offsets : memref<8xf32> = dense<[-1.200000e+01, -1.200000e+01, -1.200000e+01, 0.000000e+00, -1.200000e+01, -1.200000e+01, -1.200000e+01, 0.000000e+00]>
 // CHECK-LABEL: func.func @grouped(
 // CHECK-SAME:      %[[X:.*]]: tensor<2x8xf32>)
-// CHECK:         %[[XBUF:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<2x8xf32> to memref<2x8xf32, strided<[?, ?], offset: ?>>
-// CHECK:         %[[XARG:.*]] = memref.cast %[[XBUF]] : memref<2x8xf32, strided<[?, ?], offset: ?>> to memref<?x8xf32, strided<[?, ?], offset: ?>>
 // CHECK:         %[[CODES:.*]] = memref.get_global @__qwha_cpu_fc_codes : memref<8xi32>
 // CHECK:         %[[CODESARG:.*]] = memref.cast %[[CODES]]
 // CHECK:         %[[SCALES:.*]] = memref.get_global @__qwha_cpu_fc_scales
@@ -20,6 +18,8 @@
 // CHECK:         %[[OFFSETSARG:.*]] = memref.cast %[[OFFSETS]]
 // CHECK:         %[[COLUMNS:.*]] = memref.get_global @__qwha_cpu_fc_columns
 // CHECK:         %[[COLUMNSARG:.*]] = memref.cast %[[COLUMNS]]
+// CHECK:         %[[XBUF:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<2x8xf32> to memref<2x8xf32, strided<[?, ?], offset: ?>>
+// CHECK:         %[[XARG:.*]] = memref.cast %[[XBUF]] : memref<2x8xf32, strided<[?, ?], offset: ?>> to memref<?x8xf32, strided<[?, ?], offset: ?>>
 // Workspace: 8 gathered rows of 16 packed columns, then 2 group sums.
 // CHECK:         %[[WORK:.*]] = memref.alloc() {alignment = 64 : i64} : memref<130xf32>
 // CHECK:         %[[WORKARG:.*]] = memref.cast %[[WORK]]
