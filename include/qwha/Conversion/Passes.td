@@ -48,14 +48,15 @@ def ConvertQWHAToLinalg : Pass<"convert-qwha-to-linalg"> {
 }
 
 def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
-  let summary = "Lower quantized layers with constant weights to packed, "
-                "vectorized CPU kernels";
+  let summary = "Lower quantized layers and adapters to packed, vectorized "
+                "CPU kernels";
   let description = [{
-    The fast CPU lowering of `qwha.qlinear` (and of the quantized part of
-    `qwha.qlinear_wha`, whose transform and sparse adapter stay on the
-    generic path). A `qwha.dequantize` feeding a `qwha.linear` is folded into
-    a `qwha.qlinear` by canonicalization first, so its dequantization is
-    fused into the kernel too.
+    The fast CPU lowering of `qwha.qlinear`, `qwha.fwht`,
+    `qwha.sparse_linear` and `qwha.qlinear_wha` (split into the other three,
+    with one transform kept for layers that read the same input). A
+    `qwha.dequantize` feeding a `qwha.linear` is folded into a `qwha.qlinear`
+    by canonicalization first, so its dequantization is fused into the
+    kernel too.
 
     For each layer whose codes, scales, zero points and group index are
     constants, the weight is packed at compile time in the layout of
@@ -78,9 +79,15 @@ def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
       weight, `gemv-blocks` streams at a time, `prefetch-distance` bytes
       prefetched ahead of each).
 
-    Layers this pass does not handle (non-constant weights, element types
-    other than f32) are left for `convert-qwha-to-linalg`;
-    `explain-fallbacks` reports each with the reason.
+    `qwha.fwht` on f32 becomes a kernel of vectorized butterflies (and an
+    H_m product for sizes 2^n m); `qwha.sparse_linear` with a constant CSR
+    matrix becomes a kernel that puts tiles of input rows in the vector lanes
+    and gathers for the rest. Sparse matrices are validated first (offsets
+    from 0, non-decreasing, ending at the entry count; columns in range).
+
+    Ops this pass does not handle (non-constant weights, element types other
+    than f32) are left for `convert-qwha-to-linalg`; `explain-fallbacks`
+    reports each with the reason.
 
     Kernels are shared by layers with the same shapes; they read their
     weights through arguments.

@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "QLinearKernel.h"
+#include "KernelEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -78,20 +79,15 @@ namespace {
 /// 4096 x 4096, where four blocks give four chains).
 constexpr int64_t kGemvChains = 2;
 
-class KernelBuilder {
+class KernelBuilder : public cpu::KernelEmitter {
 public:
   KernelBuilder(const QLinearKernelSpec &spec, MLIRContext *context)
-      : spec(spec), lanes(spec.layout.lanes),
+      : KernelEmitter(context, spec.layout.lanes), spec(spec),
         chunkColumns(spec.layout.getChunkColumns()),
         chunkWords(spec.layout.getChunkWords()),
         chunksPerGroup(spec.groupStride / chunkColumns),
         blockWords(spec.getPackedColumns() / chunkColumns * chunkWords),
-        numBlocks(spec.paddedRows / spec.layout.lanes) {
-    Builder b(context);
-    f32 = b.getF32Type();
-    floatVector = VectorType::get({lanes}, f32);
-    wordVector = VectorType::get({lanes}, b.getI32Type());
-  }
+        numBlocks(spec.paddedRows / spec.layout.lanes) {}
 
   FunctionType getFunctionType(MLIRContext *context) const;
   void build(ImplicitLocOpBuilder &b, Block *entry);
@@ -101,46 +97,7 @@ private:
   Value x, codes, scales, offsets, columns, work, y;
 
   const QLinearKernelSpec &spec;
-  const int64_t lanes, chunkColumns, chunkWords, chunksPerGroup, blockWords,
-      numBlocks;
-  Type f32;
-  VectorType floatVector, wordVector;
-
-  Value index(ImplicitLocOpBuilder &b, int64_t value) {
-    return arith::ConstantIndexOp::create(b, value);
-  }
-  Value add(ImplicitLocOpBuilder &b, Value lhs, Value rhs) {
-    return arith::AddIOp::create(b, lhs, rhs);
-  }
-  Value add(ImplicitLocOpBuilder &b, Value lhs, int64_t rhs) {
-    return rhs == 0 ? lhs : add(b, lhs, index(b, rhs));
-  }
-  Value mul(ImplicitLocOpBuilder &b, Value lhs, int64_t rhs) {
-    return rhs == 1 ? lhs : arith::MulIOp::create(b, lhs, index(b, rhs));
-  }
-  Value zeroVector(ImplicitLocOpBuilder &b) {
-    return arith::ConstantOp::create(b, floatVector,
-                                     DenseElementsAttr::get(floatVector, 0.0f));
-  }
-  Value wordSplat(ImplicitLocOpBuilder &b, uint32_t value) {
-    return arith::ConstantOp::create(
-        b, wordVector, DenseElementsAttr::get(wordVector, APInt(32, value)));
-  }
-
-  /// A loop from `lower` to `upper` carrying `init`; `body` returns the
-  /// next values of the carried ones.
-  using LoopBody = function_ref<SmallVector<Value>(ImplicitLocOpBuilder &,
-                                                   Value, ValueRange)>;
-  SmallVector<Value> loop(ImplicitLocOpBuilder &b, Value lower, Value upper,
-                          int64_t step, ValueRange init, LoopBody body) {
-    auto forOp = scf::ForOp::create(
-        b, lower, upper, index(b, step), init,
-        [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
-          ImplicitLocOpBuilder nb(loc, nested);
-          scf::YieldOp::create(nb, body(nb, iv, carried));
-        });
-    return SmallVector<Value>(forOp.getResults());
-  }
+  const int64_t chunkColumns, chunkWords, chunksPerGroup, blockWords, numBlocks;
 
   /// The words of chunk `chunk` of the block starting at word `blockBase`:
   /// one vector per plane.
@@ -272,9 +229,7 @@ void KernelBuilder::storeOutput(ImplicitLocOpBuilder &b, Value row, Value block,
     return;
   }
   // The last block may run past the N output columns.
-  Value remaining = arith::SubIOp::create(b, index(b, spec.rows), n);
-  auto maskType = VectorType::get({lanes}, b.getI1Type());
-  Value mask = vector::CreateMaskOp::create(b, maskType, ValueRange{remaining});
+  Value mask = prefixMask(b, sub(b, index(b, spec.rows), n));
   vector::MaskedStoreOp::create(b, y, ValueRange{row, n}, mask, value);
 }
 
@@ -484,20 +439,9 @@ void KernelBuilder::build(ImplicitLocOpBuilder &b, Block *entry) {
 
 func::FuncOp qwha::getOrCreateQLinearKernel(ModuleOp module,
                                             const QLinearKernelSpec &spec) {
-  std::string name = spec.getFunctionName();
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
   MLIRContext *context = module.getContext();
   KernelBuilder kernel(spec, context);
-  ImplicitLocOpBuilder b(UnknownLoc::get(context), context);
-  b.setInsertionPointToEnd(module.getBody());
-  auto func = func::FuncOp::create(b, name, kernel.getFunctionType(context));
-  func.setPrivate();
-  // Not exported from compiled libraries; LLVM may inline or drop it.
-  func->setAttr("llvm.linkage",
-                LLVM::LinkageAttr::get(context, LLVM::Linkage::Internal));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  kernel.build(b, entry);
-  return func;
+  return cpu::getOrCreateKernel(
+      module, spec.getFunctionName(), kernel.getFunctionType(context),
+      [&](ImplicitLocOpBuilder &b, Block *entry) { kernel.build(b, entry); });
 }

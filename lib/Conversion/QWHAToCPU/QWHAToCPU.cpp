@@ -14,10 +14,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Conversion/QWHAToCPU/QWHAToCPU.h"
+#include "AdapterKernels.h"
 #include "QLinearKernel.h"
 #include "qwha/Conversion/QWHAToLinalg/QWHAToLinalg.h"
 #include "qwha/Dialect/QWHA/QWHAOps.h"
 #include "qwha/Quant/CpuPacking.h"
+#include "qwha/Quant/Hadamard.h"
 #include "qwha/Transforms/LayerWeights.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -29,8 +31,11 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/CSE.h"
 
 namespace qwha {
 #define GEN_PASS_DEF_CONVERTQWHATOCPU
@@ -187,6 +192,8 @@ struct ConvertQWHAToCPUPass
 private:
   LogicalResult checkOptions();
   LogicalResult lowerQLinear(QLinearOp op, SymbolTable &symbols);
+  void lowerFWHT(FWHTOp op, SymbolTable &symbols);
+  LogicalResult lowerSparseLinear(SparseLinearOp op, SymbolTable &symbols);
 };
 
 } // namespace
@@ -261,6 +268,99 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
   return success();
 }
 
+void ConvertQWHAToCPUPass::lowerFWHT(FWHTOp op, SymbolTable &symbols) {
+  const int64_t d = op.getType().getShape().back();
+  // The verifier guarantees a construction exists.
+  quant::HadamardSize size = *quant::factorHadamardSize(d);
+  FWHTKernelSpec spec = FWHTKernelSpec::get(size.powerOfTwo, size.baseOrder,
+                                            op.getNormalized(), vectorWidth);
+  func::FuncOp kernel = getOrCreateFWHTKernel(getOperation(), spec);
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<Value> tables;
+  if (spec.baseOrder > 1) {
+    // H_m^T with rows padded to whole vectors, the normalization folded in.
+    const int64_t m = spec.baseOrder, padded = spec.getPaddedBaseOrder();
+    const float scale =
+        spec.normalized ? float(1.0 / std::sqrt(double(d))) : 1.0f;
+    std::vector<int8_t> signs = quant::buildBaseHadamardMatrix(m);
+    std::vector<float> transposed(m * padded, 0.0f);
+    for (int64_t row = 0; row < m; ++row)
+      for (int64_t col = 0; col < m; ++col)
+        transposed[col * padded + row] = scale * signs[row * m + col];
+    tables.push_back(createGlobal(
+        b, loc, symbols,
+        ("__qwha_cpu_hadamard_" + std::to_string(m) + "_t" +
+         (spec.normalized ? "_d" + std::to_string(d) : std::string()))
+            .c_str(),
+        b.getF32Type(), asBytes(transposed)));
+  }
+  Value result = callRowKernel(b, loc, kernel, op.getInput(), tables,
+                               spec.getWorkspaceSize(), op.getType());
+  op.replaceAllUsesWith(result);
+  op.erase();
+}
+
+LogicalResult ConvertQWHAToCPUPass::lowerSparseLinear(SparseLinearOp op,
+                                                      SymbolTable &symbols) {
+  FailureOr<std::vector<int64_t>> rowOffsets =
+      readConstantIntegers(op.getRowOffsets(), op, "row_offsets");
+  FailureOr<std::vector<int64_t>> cols =
+      readConstantIntegers(op.getCols(), op, "cols");
+  FailureOr<std::vector<float>> values =
+      readConstantFloats(op.getValues(), op, "values");
+  if (failed(rowOffsets) || failed(cols) || failed(values))
+    return failure();
+  // The kernel reads where the indices say: check them here, once.
+  const int64_t inputs = op.getInput().getType().getShape().back();
+  const int64_t entries = int64_t(cols->size());
+  if (int64_t(values->size()) != entries)
+    return op.emitOpError("has ")
+           << entries << " column indices but " << values->size() << " values";
+  if (rowOffsets->front() != 0)
+    return op.emitOpError("row_offsets[0] must be 0, got ")
+           << rowOffsets->front();
+  for (size_t n = 0; n + 1 < rowOffsets->size(); ++n)
+    if ((*rowOffsets)[n + 1] < (*rowOffsets)[n])
+      return op.emitOpError("row_offsets must not decrease: row_offsets[")
+             << n << "] = " << (*rowOffsets)[n] << " > row_offsets[" << n + 1
+             << "] = " << (*rowOffsets)[n + 1];
+  if (rowOffsets->back() != entries)
+    return op.emitOpError("row_offsets ends at ")
+           << rowOffsets->back() << " but there are " << entries << " entries";
+  for (int64_t p = 0; p < entries; ++p)
+    if ((*cols)[p] < 0 || (*cols)[p] >= inputs)
+      return op.emitOpError("cols[")
+             << p << "] = " << (*cols)[p] << " is not an input column in [0, "
+             << inputs << ")";
+
+  RankedTensorType resultType = op.getResult().getType();
+  SparseKernelSpec spec{inputs, resultType.getShape().back(), vectorWidth};
+  func::FuncOp kernel = getOrCreateSparseKernel(getOperation(), spec);
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto asInt32 = [](const std::vector<int64_t> &wide) {
+    return std::vector<int32_t>(wide.begin(), wide.end());
+  };
+  std::string prefix = "__qwha_cpu_adapter";
+  if (auto layer =
+          op->getAttrOfType<StringAttr>(QWHADialect::getLayerNameAttrName()))
+    prefix += "_" + layer.str();
+  SmallVector<Value> matrix = {
+      createGlobal(b, loc, symbols, prefix + "_row_offsets", b.getI32Type(),
+                   asBytes(asInt32(*rowOffsets))),
+      createGlobal(b, loc, symbols, prefix + "_cols", b.getI32Type(),
+                   asBytes(asInt32(*cols))),
+      createGlobal(b, loc, symbols, prefix + "_values", b.getF32Type(),
+                   asBytes(*values))};
+  Value result = callRowKernel(b, loc, kernel, op.getInput(), matrix,
+                               spec.getWorkspaceSize(), resultType);
+  op.replaceAllUsesWith(result);
+  op.erase();
+  return success();
+}
+
 void ConvertQWHAToCPUPass::runOnOperation() {
   if (failed(checkOptions()))
     return signalPassFailure();
@@ -286,6 +386,13 @@ void ConvertQWHAToCPUPass::runOnOperation() {
     op.replaceAllUsesWith(decomposed);
     op.erase();
   }
+  // Layers that read the same input (q, k and v projections) now transform
+  // it the same way: keep one transform.
+  if (!adapterLayers.empty()) {
+    IRRewriter rewriter(module.getContext());
+    DominanceInfo dominance(module);
+    eliminateCommonSubExpressions(rewriter, dominance, module);
+  }
 
   SymbolTable symbols(module);
   SmallVector<QLinearOp> layers;
@@ -297,6 +404,35 @@ void ConvertQWHAToCPUPass::runOnOperation() {
       continue;
     }
     if (failed(lowerQLinear(op, symbols)))
+      return signalPassFailure();
+  }
+
+  SmallVector<FWHTOp> transforms;
+  module.walk([&](FWHTOp op) { transforms.push_back(op); });
+  for (FWHTOp op : transforms) {
+    if (!op.getType().getElementType().isF32()) {
+      explain(op, "the input is not f32");
+      continue;
+    }
+    lowerFWHT(op, symbols);
+  }
+
+  SmallVector<SparseLinearOp> products;
+  module.walk([&](SparseLinearOp op) { products.push_back(op); });
+  for (SparseLinearOp op : products) {
+    std::string reason;
+    if (!op.getInput().getType().getElementType().isF32())
+      reason = "the input is not f32";
+    for (auto [value, what] : {std::pair{op.getRowOffsets(), "row_offsets"},
+                               {op.getCols(), "cols"},
+                               {op.getValues(), "values"}})
+      if (reason.empty() && !matchPattern(value, m_Constant()))
+        reason = std::string("its ") + what + " are not constant";
+    if (!reason.empty()) {
+      explain(op, reason);
+      continue;
+    }
+    if (failed(lowerSparseLinear(op, symbols)))
       return signalPassFailure();
   }
 }

@@ -63,3 +63,73 @@ func.func @nan_scale(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
   %y = qwha.qlinear "fc" %x, %codes, %s, %z group_size -1 : tensor<2x8xf32>, tensor<4x8xi4>, tensor<4x1xf32>, tensor<4x1xi4> -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @runtime_adapter(
+// CHECK:         call @qwha_cpu_fwht
+// CHECK:         qwha.sparse_linear
+func.func @runtime_adapter(%x: tensor<2x8xf32>, %v: tensor<3xf32>) -> tensor<2x4xf32> {
+  %r = arith.constant dense<[0, 1, 1, 3, 3]> : tensor<5xi32>
+  %ci = arith.constant dense<[7, 0, 5]> : tensor<3xi32>
+  %h = qwha.fwht %x normalized : tensor<2x8xf32>
+  // expected-remark @below {{kept on the generic lowering: its values are not constant}}
+  %y = qwha.sparse_linear %h, %r, %ci, %v : tensor<2x8xf32>, tensor<5xi32>, tensor<3xi32>, tensor<3xf32> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @half_transform(
+// CHECK:         qwha.fwht
+func.func @half_transform(%x: tensor<2x8xf16>) -> tensor<2x8xf16> {
+  // expected-remark @below {{kept on the generic lowering: the input is not f32}}
+  %h = qwha.fwht %x normalized : tensor<2x8xf16>
+  return %h : tensor<2x8xf16>
+}
+
+// -----
+
+// Constant sparse matrices are checked before a kernel reads through them.
+
+func.func @column_out_of_range(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %r = arith.constant dense<[0, 1, 2]> : tensor<3xi32>
+  %c = arith.constant dense<[3, 8]> : tensor<2xi32>
+  %v = arith.constant dense<1.0> : tensor<2xf32>
+  // expected-error @below {{'qwha.sparse_linear' op cols[1] = 8 is not an input column in [0, 8)}}
+  %y = qwha.sparse_linear %h, %r, %c, %v : tensor<1x8xf32>, tensor<3xi32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @decreasing_offsets(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %r = arith.constant dense<[0, 2, 1]> : tensor<3xi32>
+  %c = arith.constant dense<[3, 4]> : tensor<2xi32>
+  %v = arith.constant dense<1.0> : tensor<2xf32>
+  // expected-error @below {{'qwha.sparse_linear' op row_offsets must not decrease: row_offsets[1] = 2 > row_offsets[2] = 1}}
+  %y = qwha.sparse_linear %h, %r, %c, %v : tensor<1x8xf32>, tensor<3xi32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @offsets_not_from_zero(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %r = arith.constant dense<[1, 1, 2]> : tensor<3xi32>
+  %c = arith.constant dense<[3, 4]> : tensor<2xi32>
+  %v = arith.constant dense<1.0> : tensor<2xf32>
+  // expected-error @below {{'qwha.sparse_linear' op row_offsets[0] must be 0, got 1}}
+  %y = qwha.sparse_linear %h, %r, %c, %v : tensor<1x8xf32>, tensor<3xi32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @offsets_short_of_entries(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
+  %r = arith.constant dense<[0, 1, 1]> : tensor<3xi32>
+  %c = arith.constant dense<[3, 4]> : tensor<2xi32>
+  %v = arith.constant dense<1.0> : tensor<2xf32>
+  // expected-error @below {{'qwha.sparse_linear' op row_offsets ends at 1 but there are 2 entries}}
+  %y = qwha.sparse_linear %h, %r, %c, %v : tensor<1x8xf32>, tensor<3xi32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}

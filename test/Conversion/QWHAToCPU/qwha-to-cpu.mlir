@@ -137,20 +137,46 @@ func.func @act_order(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
 
 // -----
 
-// An adapter layer keeps its transform and sparse adapter for the generic
-// lowering; its quantized layer takes the kernel.
+// An adapter layer splits into its quantized layer, the transform and the
+// sparse product, each a kernel; layers reading the same input share one
+// transform. 8 = 2^3: butterflies only (strides 1 and 2 within a vector of
+// 4, stride 4 across vectors), the 1/sqrt(8) on the last stage.
 
-// CHECK-LABEL: func.func @adapter(
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_adapter_row_offsets{{.*}} : memref<5xi32> = dense<[0, 1, 1, 3, 3]>
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_adapter_cols{{.*}} : memref<3xi32> = dense<[7, 0, 5]>
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_adapter_values{{.*}} : memref<3xf32> = dense<[2.500000e-01, -1.000000e+00, 5.000000e-01]>
+// CHECK-LABEL: func.func @adapters(
 // CHECK-SAME:      %[[X:.*]]: tensor<2x8xf32>
 // CHECK:         call @qwha_cpu_qmatmul_w4_n4_k8_g1x8_v4_m8x2_r4_p2048(
-// CHECK:         %[[BASE:.*]] = tensor.cast
-// CHECK:         %[[H:.*]] = qwha.fwht %[[X]] normalized : tensor<2x8xf32>
-// CHECK:         %[[A:.*]] = qwha.sparse_linear %[[H]]
-// CHECK:         linalg.add ins(%[[BASE]], %[[A]] : tensor<2x4xf32>, tensor<2x4xf32>)
-// CHECK-NOT:     qwha.qlinear
-func.func @adapter(%x: tensor<2x8xf32>, %r: tensor<5xi32>, %ci: tensor<3xi32>, %v: tensor<3xf32>) -> tensor<2x4xf32> {
+// CHECK:         call @qwha_cpu_fwht_d8_8x1_normalized_v4(
+// CHECK:         call @qwha_cpu_spmm_n4_k8_v4(%[[HROWS:[^,]*]],
+// CHECK:         linalg.add
+// CHECK:         call @qwha_cpu_qmatmul_w4_n4_k8_g1x8_v4_m8x2_r4_p2048(
+// CHECK-NOT:     call @qwha_cpu_fwht
+// CHECK:         call @qwha_cpu_spmm_n4_k8_v4(%[[HROWS]],
+// CHECK:         linalg.add
+// CHECK-NOT:     qwha.
+// CHECK-LABEL: func.func private @qwha_cpu_fwht_d8_8x1_normalized_v4(
+// CHECK-SAME:      memref<?x8xf32, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x8xf32>)
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [1, 0, 3, 2]
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [2, 3, 0, 1]
+// CHECK:         arith.mulf %{{.*}}, %{{.*}} : vector<4xf32>
+// CHECK-LABEL: func.func private @qwha_cpu_spmm_n4_k8_v4(
+// CHECK-SAME:      %{{[^:]*}}: memref<?x8xf32, strided<[?, 1], offset: ?>>, %{{[^:]*}}: memref<?xi32>, %{{[^:]*}}: memref<?xi32>, %{{[^:]*}}: memref<?xf32>, %{{[^:]*}}: memref<?xf32>, %{{[^:]*}}: memref<?x4xf32>)
+// Tiles of 4 rows: broadcast entry times a contiguous vector of the rows.
+// CHECK:         vector.broadcast
+// CHECK:         vector.fma
+// Single rows: gathers and a reduction.
+// CHECK:         vector.gather
+// CHECK:         vector.reduction <add>
+func.func @adapters(%x: tensor<2x8xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %c = arith.constant dense<5> : tensor<4x8xi4>
   %s = arith.constant dense<0.5> : tensor<4x1xf32>
-  %0 = qwha.qlinear_wha "fc" %x, %c, %s, %s group_size -1 adapter(%r, %ci, %v : tensor<5xi32>, tensor<3xi32>, tensor<3xf32>) : tensor<2x8xf32>, tensor<4x8xi4>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
-  return %0 : tensor<2x4xf32>
+  %r = arith.constant dense<[0, 1, 1, 3, 3]> : tensor<5xi32>
+  %ci = arith.constant dense<[7, 0, 5]> : tensor<3xi32>
+  %v = arith.constant dense<[0.25, -1.0, 0.5]> : tensor<3xf32>
+  %v1 = arith.constant dense<[0.5, 1.0, 0.75]> : tensor<3xf32>
+  %0 = qwha.qlinear_wha "q" %x, %c, %s, %s group_size -1 adapter(%r, %ci, %v : tensor<5xi32>, tensor<3xi32>, tensor<3xf32>) : tensor<2x8xf32>, tensor<4x8xi4>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
+  %1 = qwha.qlinear_wha "k" %x, %c, %s, %s group_size -1 adapter(%r, %ci, %v1 : tensor<5xi32>, tensor<3xi32>, tensor<3xf32>) : tensor<2x8xf32>, tensor<4x8xi4>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
+  return %0, %1 : tensor<2x4xf32>, tensor<2x4xf32>
 }
