@@ -50,25 +50,30 @@ using namespace mlir;
 
 namespace cl = llvm::cl;
 
+static cl::OptionCategory category("qwha-bench-cpu options");
+
 static cl::list<std::string>
     shapesOption("shapes", cl::desc("Weight shapes N x K"), cl::CommaSeparated,
-                 cl::list_init<std::string>({"4096x4096", "4096x11008"}));
+                 cl::list_init<std::string>({"4096x4096", "4096x11008"}),
+                 cl::cat(category));
 static cl::list<int64_t> batchesOption("batches", cl::desc("Input rows"),
                                        cl::CommaSeparated,
-                                       cl::list_init<int64_t>({1, 16, 64}));
+                                       cl::list_init<int64_t>({1, 16, 64}),
+                                       cl::cat(category));
 static cl::opt<bool>
-    genericOption("generic", cl::desc("Also time the generic lowering (slow)"));
+    genericOption("generic", cl::desc("Also time the generic lowering (slow)"),
+                  cl::cat(category));
 static cl::opt<std::string>
     pipelineOption("pipeline", cl::desc("Extra qwha-lower-to-cpu options"),
-                   cl::init(""));
+                   cl::init(""), cl::cat(category));
 static cl::opt<int> threadsOption(
     "num-threads",
     cl::desc("Threads of the kernels (qwha-lower-to-cpu threads=N) and of "
              "OpenBLAS"),
-    cl::init(1));
+    cl::init(1), cl::cat(category));
 static cl::opt<double>
     secondsOption("seconds", cl::desc("Least time spent per measurement"),
-                  cl::init(0.3));
+                  cl::init(0.3), cl::cat(category));
 
 namespace {
 
@@ -258,6 +263,7 @@ double relativeError(const float *a, const float *b, int64_t count) {
 int main(int argc, char **argv) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "QWHA packed CPU kernels\n");
 #ifndef QWHA_BENCH_HAS_OPENMP
   if (threadsOption > 1) {

@@ -27,21 +27,32 @@
 namespace cl = llvm::cl;
 using namespace qwha;
 
+static cl::OptionCategory category("qwha-bench-wha options");
 static cl::opt<std::string> input(cl::Positional, cl::Required,
-                                  cl::desc("<layer.safetensors>"));
-static cl::opt<unsigned> bits("bits", cl::init(2));
-static cl::opt<int64_t> groupSize("group-size", cl::init(64));
-static cl::opt<int64_t> rank("rank", cl::init(64));
-static cl::opt<double> allocPower("alloc-power", cl::init(1.0));
-static cl::opt<double> damp("damp", cl::init(0.01));
+                                  cl::desc("<layer.safetensors>"),
+                                  cl::cat(category));
+static cl::opt<unsigned> bits("bits", cl::desc("Code width"), cl::init(2),
+                              cl::cat(category));
+static cl::opt<int64_t> groupSize("group-size", cl::desc("GPTQ group size"),
+                                  cl::init(64), cl::cat(category));
+static cl::opt<int64_t> rank("rank",
+                             cl::desc("Adapter rank: rank * (in + out) "
+                                      "entries"),
+                             cl::init(64), cl::cat(category));
+static cl::opt<double> allocPower("alloc-power",
+                                  cl::desc("AdaAlloc exponent t"),
+                                  cl::init(1.0), cl::cat(category));
+static cl::opt<double> damp("damp",
+                            cl::desc("Relative damping of the refinement"),
+                            cl::init(0.01), cl::cat(category));
 
 static double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
 int main(int argc, char **argv) {
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "GPTQ + QWHA adapter on a layer\n");
   auto fail = [](llvm::Error err) {
     llvm::errs() << "qwha-bench-wha: " << llvm::toString(std::move(err))
