@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Quant/QuantizedWeight.h"
+#include "qwha/Support/Checkpoint.h"
 #include "qwha/Support/Safetensors.h"
 #include "qwha/Transforms/GptqCheckpoint.h"
 #include "qwha/Transforms/LayerWeights.h"
@@ -32,81 +33,16 @@ using namespace qwha;
 
 namespace {
 
-/// The checkpoint's tensors, over one file or the shards of an index.
-class CheckpointTensors {
-public:
-  llvm::Error open(StringRef directory) {
-    llvm::SmallString<256> index(directory);
-    llvm::sys::path::append(index, "model.safetensors.index.json");
-    if (!llvm::sys::fs::exists(index)) {
-      llvm::SmallString<256> single(directory);
-      llvm::sys::path::append(single, "model.safetensors");
-      return openFile(single);
-    }
-    auto buffer = llvm::MemoryBuffer::getFile(index);
-    if (!buffer)
-      return llvm::createStringError("cannot read '" + index + "'");
-    llvm::Expected<llvm::json::Value> json =
-        llvm::json::parse((*buffer)->getBuffer());
-    if (!json)
-      return llvm::createStringError("'" + index + "' is not valid JSON: " +
-                                     llvm::toString(json.takeError()));
-    const llvm::json::Object *map =
-        json->getAsObject() ? json->getAsObject()->getObject("weight_map")
-                            : nullptr;
-    if (!map)
-      return llvm::createStringError("'" + index +
-                                     "' has no 'weight_map' object");
-    std::set<std::string> shards;
-    for (const auto &entry : *map) {
-      std::optional<StringRef> file = entry.second.getAsString();
-      if (!file || llvm::sys::path::has_parent_path(*file))
-        return llvm::createStringError("'" + index + "': tensor '" +
-                                       entry.first.str() +
-                                       "' maps to an invalid shard name");
-      shards.insert(file->str());
-    }
-    for (const std::string &shard : shards) {
-      llvm::SmallString<256> path(directory);
-      llvm::sys::path::append(path, shard);
-      if (llvm::Error err = openFile(path))
-        return err;
-    }
-    return llvm::Error::success();
+/// Layers of a GPTQ checkpoint: those with a qweight tensor.
+std::set<std::string> quantizedLayers(const CheckpointTensors &tensors) {
+  std::set<std::string> layers;
+  for (const auto &entry : tensors.getTensors()) {
+    StringRef name = entry.first;
+    if (name.consume_back(".qweight"))
+      layers.insert(name.str());
   }
-
-  const TensorView *find(StringRef name) const {
-    auto it = byName.find(name.str());
-    return it == byName.end() ? nullptr : it->second;
-  }
-
-  /// Layers with a qweight tensor.
-  std::set<std::string> quantizedLayers() const {
-    std::set<std::string> layers;
-    for (const auto &entry : byName) {
-      StringRef name = entry.first;
-      if (name.consume_back(".qweight"))
-        layers.insert(name.str());
-    }
-    return layers;
-  }
-
-private:
-  llvm::Error openFile(StringRef path) {
-    llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
-    if (!file)
-      return file.takeError();
-    files.push_back(std::make_unique<SafetensorsFile>(std::move(*file)));
-    for (const TensorView &tensor : files.back()->getTensors())
-      if (!byName.emplace(tensor.name, &tensor).second)
-        return llvm::createStringError("tensor '" + tensor.name +
-                                       "' appears in two shards");
-    return llvm::Error::success();
-  }
-
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, const TensorView *> byName;
-};
+  return layers;
+}
 
 /// Reads one layer's tensors into a quantized matrix, checking them against
 /// the layer's [N, K] shape and the config.
@@ -224,11 +160,13 @@ struct LoadGPTQPass : public qwha::impl::LoadGPTQBase<LoadGPTQPass> {
     llvm::Expected<GptqConfig> config = GptqConfig::load(configPath);
     if (!config)
       return error(llvm::toString(config.takeError()));
-    CheckpointTensors tensors;
-    if (llvm::Error err = tensors.open(checkpoint))
-      return error(llvm::toString(std::move(err)));
+    llvm::Expected<CheckpointTensors> opened =
+        CheckpointTensors::open(checkpoint);
+    if (!opened)
+      return error(llvm::toString(opened.takeError()));
+    const CheckpointTensors &tensors = *opened;
 
-    std::set<std::string> pending = tensors.quantizedLayers();
+    std::set<std::string> pending = quantizedLayers(tensors);
     SmallVector<LinearOp> layers;
     module.walk([&](LinearOp op) {
       if (tensors.find((op.getName() + ".qweight").str()))
