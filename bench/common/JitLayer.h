@@ -17,6 +17,7 @@
 
 #include "qwha/InitAllDialects.h"
 #include "qwha/Pipelines/Pipelines.h"
+#include "qwha/Target/LLVMIR/QWHAToLLVMIRTranslation.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -41,6 +42,7 @@ inline void prepareContext(mlir::MLIRContext &context) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  qwha::registerQWHADialectTranslation(registry);
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
 }
@@ -60,8 +62,10 @@ compileModule(mlir::ModuleOp module, llvm::StringRef pipelineOptions = "",
   qwha::buildLowerToCPUPassPipeline(pm, *options);
   if (mlir::failed(pm.run(module)))
     llvm::report_fatal_error("lowering the benchmark module failed");
+  // The options hold a function_ref: the transformer must outlive create().
+  auto transformer = mlir::makeOptimizingTransformer(3, 0, machine);
   mlir::ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = mlir::makeOptimizingTransformer(3, 0, machine);
+  engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto created = mlir::ExecutionEngine::create(module, engineOptions);
   if (!created)

@@ -38,7 +38,7 @@ constexpr int64_t kRank = 64;
 /// A compiled `@layer(x: tensor<batch x K>) -> tensor<batch x N>`.
 class CompiledLayer {
 public:
-  CompiledLayer(int64_t batch, bool withAdapter, bool packed) : batch(batch) {
+  CompiledLayer(int64_t batch, bool withAdapter, bool packed) {
     const char *pipelineOptions = packed ? "kernels=packed" : "kernels=generic";
     qwha::bench::prepareContext(context);
     OpBuilder b(&context);
@@ -130,7 +130,6 @@ public:
   }
 
 private:
-  int64_t batch;
   MLIRContext context;
   OwningOpRef<ModuleOp> module;
   std::unique_ptr<ExecutionEngine> engine;

@@ -9,6 +9,7 @@
 #include "qwha/Quant/Hessian.h"
 #include "qwha/Runtime/CalibrationRuntime.h"
 #include "qwha/Support/Safetensors.h"
+#include "qwha/Target/LLVMIR/QWHAToLLVMIRTranslation.h"
 #include "qwha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -280,6 +281,7 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  qwha::registerQWHADialectTranslation(registry);
   context->appendDialectRegistry(registry);
   auto transformer = makeOptimizingTransformer(/*optLevel=*/2, 0, nullptr);
   std::string runnerUtils =

@@ -63,6 +63,12 @@ void qwha::buildLowerToCPUPassPipeline(OpPassManager &pm,
     pm.addPass(createCanonicalizerPass());
   }
   pm.addPass(createSCFToControlFlowPass());
+  // Math functions LLVM has no intrinsic for (erf in GELU, tanh) become
+  // libm calls (qwha-compile links libm; the JIT finds it in process). The
+  // others go to LLVM first: math-to-libm would also turn rsqrt into a call
+  // of `rsqrtf`, which libm does not have.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
   // The kernels' horizontal sums may be reassociated into a tree: they
   // already reorder the sums of the generic lowering.
   ConvertVectorToLLVMPassOptions vectorToLLVM;

@@ -23,6 +23,7 @@
 #include "SharedLibrary.h"
 
 #include "qwha/InitAllDialects.h"
+#include "qwha/Target/LLVMIR/QWHAToLLVMIRTranslation.h"
 #include "qwha/Pipelines/Pipelines.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -294,6 +295,7 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
+  qwha::registerQWHADialectTranslation(registry);
   qwha::registerAllDialects(registry);
   MLIRContext context(registry);
   // Errors point at the source line; the generic op dump adds nothing.
