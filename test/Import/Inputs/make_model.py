@@ -3,7 +3,8 @@ model.safetensors, or shards with an index) with random weights, for the
 importer's tests; --break spoils it in one named way. Standard library only
 (lit's interpreter has no torch).
 
-    make_model.py DIR --family bert|llama|qwen2 [--shards N] [--break KIND]
+    make_model.py DIR --family bert|llama|qwen2 [--shards N] [--wide]
+                  [--break KIND]
 """
 
 import argparse
@@ -83,7 +84,13 @@ def main():
                         required=True)
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--break", dest="spoil", default="")
+    parser.add_argument("--wide", action="store_true",
+                        help="hidden 32, intermediate 64: widths GPTQ "
+                             "checkpoints can pack")
     args = parser.parse_args()
+    if args.wide:
+        global HIDDEN, INNER
+        HIDDEN, INNER = 32, 64
 
     config, shapes = bert() if args.family == "bert" else llama(
         args.family == "qwen2")
