@@ -68,6 +68,19 @@ Value GraphBuilder::constant(StringRef key, ArrayRef<int64_t> shape,
   return arith::ConstantOp::create(b, loc, cast<TypedAttr>(attr));
 }
 
+Value GraphBuilder::constantView(StringRef key, ArrayRef<int64_t> shape,
+                                 ArrayRef<char> bytes,
+                                 std::shared_ptr<const void> owner) {
+  auto type = RankedTensorType::get(shape, b.getF32Type());
+  AsmResourceBlob blob = UnmanagedAsmResourceBlob::allocateWithAlign(
+      bytes, alignof(float),
+      [owner = std::move(owner)](void *, size_t, size_t) mutable {
+        owner.reset();
+      });
+  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+  return arith::ConstantOp::create(b, loc, cast<TypedAttr>(attr));
+}
+
 Value GraphBuilder::generic(ArrayRef<int64_t> shape, ValueRange inputs,
                             ArrayRef<AffineMap> inputMaps, Value init,
                             AffineMap outputMap, unsigned numLoops,

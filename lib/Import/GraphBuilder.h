@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
+#include <memory>
 #include <vector>
 
 namespace qwha::import {
@@ -44,6 +45,11 @@ public:
   /// An f32 `dense_resource` constant holding a copy of `values`.
   mlir::Value constant(llvm::StringRef key, llvm::ArrayRef<int64_t> shape,
                        llvm::ArrayRef<float> values);
+  /// An f32 `dense_resource` constant over `bytes` without a copy; the blob
+  /// keeps `owner` (what holds the bytes, e.g. the mapped checkpoint) alive.
+  mlir::Value constantView(llvm::StringRef key, llvm::ArrayRef<int64_t> shape,
+                           llvm::ArrayRef<char> bytes,
+                           std::shared_ptr<const void> owner);
 
   /// x [T, K] times weight [N, K]^T (plus bias [N]): `linalg.transpose` of
   /// the weight into a zero-filled `linalg.matmul` named `name`.

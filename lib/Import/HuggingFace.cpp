@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/Path.h"
 
 #include <cmath>
@@ -35,41 +36,71 @@ std::string formatShape(ArrayRef<int64_t> shape) {
 
 } // namespace
 
-std::vector<float> WeightLoader::read(StringRef name, ArrayRef<int64_t> shape) {
+const TensorView *WeightLoader::lookup(StringRef name,
+                                       ArrayRef<int64_t> shape) {
   if (!error.empty())
-    return {};
-  llvm::Expected<const TensorView &> tensor = checkpoint.get(name);
+    return nullptr;
+  llvm::Expected<const TensorView &> tensor = checkpoint->get(name);
   if (!tensor) {
     fail(llvm::toString(tensor.takeError()));
-    return {};
+    return nullptr;
   }
-  StringRef file = checkpoint.getFile(*tensor);
+  StringRef file = checkpoint->getFile(*tensor);
   if (ArrayRef<int64_t>(tensor->shape) != shape) {
     fail("tensor '" + name + "' in '" + file + "' has shape " +
          formatShape(tensor->shape) + ", but config.json implies " +
          formatShape(shape));
-    return {};
+    return nullptr;
   }
   if (!isFloatDType(tensor->dtype)) {
     fail("tensor '" + name + "' in '" + file + "' has dtype " +
          getDTypeName(tensor->dtype) + ", expected F32, F16, BF16 or F64");
-    return {};
+    return nullptr;
   }
+  return &*tensor;
+}
+
+/// Index of the first non-finite value, if any.
+static std::optional<size_t> findNonFinite(ArrayRef<float> values) {
+  for (auto [i, value] : llvm::enumerate(values))
+    if (!std::isfinite(value))
+      return i;
+  return std::nullopt;
+}
+
+std::vector<float> WeightLoader::read(StringRef name, ArrayRef<int64_t> shape) {
+  const TensorView *tensor = lookup(name, shape);
+  if (!tensor)
+    return {};
   llvm::Expected<std::vector<float>> values = readFloat32(*tensor);
   if (!values) {
     fail(llvm::toString(values.takeError()));
     return {};
   }
-  for (auto [i, value] : llvm::enumerate(*values))
-    if (!std::isfinite(value)) {
-      fail("tensor '" + name + "' in '" + file + "' has a non-finite value (" +
-           std::to_string(value) + ") at element " + std::to_string(i));
-      return {};
-    }
+  if (std::optional<size_t> bad = findNonFinite(*values)) {
+    fail("tensor '" + name + "' in '" + checkpoint->getFile(*tensor) +
+         "' has a non-finite value (" + std::to_string((*values)[*bad]) +
+         ") at element " + std::to_string(*bad));
+    return {};
+  }
   return std::move(*values);
 }
 
 Value WeightLoader::constant(StringRef name, ArrayRef<int64_t> shape) {
+  if (const TensorView *tensor = lookup(name, shape);
+      tensor && tensor->dtype == DType::F32 &&
+      llvm::endianness::native == llvm::endianness::little &&
+      reinterpret_cast<uintptr_t>(tensor->data.data()) % alignof(float) == 0) {
+    ArrayRef<float> values(reinterpret_cast<const float *>(tensor->data.data()),
+                           tensor->data.size() / sizeof(float));
+    if (std::optional<size_t> bad = findNonFinite(values)) {
+      fail("tensor '" + name + "' in '" + checkpoint->getFile(*tensor) +
+           "' has a non-finite value (" + std::to_string(values[*bad]) +
+           ") at element " + std::to_string(*bad));
+    } else {
+      return graph.constantView(name, shape, tensor->data, checkpoint);
+    }
+  }
   std::vector<float> values = read(name, shape);
   if (values.empty()) {
     // A placeholder of the right shape keeps the builder going; the module
@@ -109,10 +140,12 @@ qwha::importHuggingFaceModel(MLIRContext &context, StringRef directory,
         " exceeds the sliding window (" +
         std::to_string(config->slidingWindow) + ") of '" + configPath.str() +
         "', which the importer does not implement");
-  llvm::Expected<CheckpointTensors> checkpoint =
-      CheckpointTensors::open(directory);
-  if (!checkpoint)
-    return checkpoint.takeError();
+  llvm::Expected<CheckpointTensors> opened = CheckpointTensors::open(directory);
+  if (!opened)
+    return opened.takeError();
+  // Shared with the constants that point into the mapped files.
+  auto checkpoint =
+      std::make_shared<const CheckpointTensors>(std::move(*opened));
 
   Location loc = FileLineColLoc::get(&context, configPath, 1, 1);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -139,7 +172,7 @@ qwha::importHuggingFaceModel(MLIRContext &context, StringRef directory,
   builder.setInsertionPointToEnd(function.addEntryBlock());
 
   GraphBuilder graph(builder, loc);
-  WeightLoader weights(*checkpoint, graph);
+  WeightLoader weights(checkpoint, graph);
   if (bert)
     buildBert(graph, weights, *config, options, function);
   else

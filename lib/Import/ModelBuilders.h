@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <memory>
 #include <string>
 
 namespace qwha::import {
@@ -24,16 +25,19 @@ namespace qwha::import {
 /// the module away when error() is set.
 class WeightLoader {
 public:
-  WeightLoader(const CheckpointTensors &checkpoint, GraphBuilder &graph)
-      : checkpoint(checkpoint), graph(graph) {}
+  WeightLoader(std::shared_ptr<const CheckpointTensors> checkpoint,
+               GraphBuilder &graph)
+      : checkpoint(std::move(checkpoint)), graph(graph) {}
 
   bool has(llvm::StringRef name) const {
-    return checkpoint.find(name) != nullptr;
+    return checkpoint->find(name) != nullptr;
   }
   /// The tensor's values (floating-point dtypes, all finite, shape exactly
   /// `shape`).
   std::vector<float> read(llvm::StringRef name, llvm::ArrayRef<int64_t> shape);
-  /// read() as a constant.
+  /// read() as a constant. F32 tensors suitably aligned are not copied:
+  /// the constant's blob points into the mapped checkpoint file, so importing
+  /// needs little more memory than the largest converted tensor.
   mlir::Value constant(llvm::StringRef name, llvm::ArrayRef<int64_t> shape);
 
   void fail(const llvm::Twine &message) {
@@ -43,7 +47,12 @@ public:
   const std::string &getError() const { return error; }
 
 private:
-  const CheckpointTensors &checkpoint;
+  /// The tensor if it exists with exactly `shape`, else nullptr with the
+  /// error recorded.
+  const TensorView *lookup(llvm::StringRef name,
+                           llvm::ArrayRef<int64_t> shape);
+
+  std::shared_ptr<const CheckpointTensors> checkpoint;
   GraphBuilder &graph;
   std::string error;
 };
