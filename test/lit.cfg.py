@@ -79,6 +79,16 @@ config.substitutions.append(
 # GPU tests: FileCheck-only tests need the toolkit, executing ones a device.
 if config.qwha_has_cuda:
     config.available_features.add("cuda-toolkit")
+# The mgpu* runtime library (built with the toolkit).
+config.substitutions.append(
+    ("%qwha_cuda_runtime", os.path.join(config.qwha_obj_root, "lib",
+                                        "libqwha_cuda_runtime.so")))
+# The toolkit's stub libcuda.so: loaded instead of a driver, every call fails,
+# which tests the runtime's error paths on any machine.
+if config.qwha_has_cuda and os.path.exists(config.cuda_stub_libcuda):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub_libcuda",
+                                 config.cuda_stub_libcuda))
 nvidia_smi = shutil.which("nvidia-smi")
 if nvidia_smi and subprocess.run([nvidia_smi, "-L"], capture_output=True
                                  ).returncode == 0:

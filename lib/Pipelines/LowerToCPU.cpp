@@ -86,4 +86,5 @@ void qwha::registerQWHAPipelines() {
       "Lower qwha, linalg and tensor ops to the LLVM dialect for the host CPU "
       "(generic lowering: qwha -> linalg -> bufferized loops -> LLVM)",
       buildLowerToCPUPassPipeline);
+  registerLowerToNVVMPipeline();
 }

@@ -14,6 +14,7 @@
 #define QWHA_PIPELINES_PIPELINES_H
 
 #include "mlir/Pass/PassOptions.h"
+#include "mlir/Support/LogicalResult.h"
 
 namespace mlir {
 class OpPassManager;
@@ -72,12 +73,66 @@ struct LowerToCPUOptions : public mlir::PassPipelineOptions<LowerToCPUOptions> {
       llvm::cl::init(1)};
 };
 
+/// The form gpu-module-to-binary gives the kernels of `qwha-lower-to-nvvm`.
+enum class NVVMBinaryFormat { Isa, Bin, Fatbin };
+
+/// Options of `qwha-lower-to-nvvm`.
+struct LowerToNVVMOptions
+    : public mlir::PassPipelineOptions<LowerToNVVMOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("Target GPU: sm_<N>, optionally with the a or f suffix "
+                     "(sm_90, sm_90a, sm_100f)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("NVPTX features, comma-separated, one of them the PTX "
+                     "ISA version (+ptx80)"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("LLVM optimization level of the kernels (0 to 3)"),
+      llvm::cl::init(2)};
+  PassOptions::Option<NVVMBinaryFormat> format{
+      *this, "format",
+      llvm::cl::desc("What the kernels are embedded as"),
+      llvm::cl::init(NVVMBinaryFormat::Fatbin),
+      llvm::cl::values(
+          clEnumValN(NVVMBinaryFormat::Isa, "isa",
+                     "PTX text, JIT-compiled by the driver when loaded "
+                     "(mgpuModuleLoadJIT); needs no CUDA toolkit"),
+          clEnumValN(NVVMBinaryFormat::Bin, "bin",
+                     "a cubin for `chip` (ptxas)"),
+          clEnumValN(NVVMBinaryFormat::Fatbin, "fatbin",
+                     "a fatbin with the cubin and the PTX (ptxas and "
+                     "fatbinary)"))};
+};
+
+/// Checks the options of `qwha-lower-to-nvvm` that the option parser takes
+/// any string for (chip, features, opt-level); reports the first problem
+/// through `emitError`.
+mlir::LogicalResult verifyLowerToNVVMOptions(
+    const LowerToNVVMOptions &options,
+    llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);
+
+/// Lowers a module whose kernels are gpu.funcs in gpu.modules (or
+/// gpu.launch bodies, which are outlined), launched from func.funcs on the
+/// host, to the LLVM dialect with the kernels compiled through NVVM and
+/// embedded as a gpu.binary: upstream's gpu-lower-to-nvvm-pipeline
+/// (buildLowerToNVVMPassPipeline) with QWHA's defaults. The host code calls
+/// the mgpu* functions of libqwha_cuda_runtime.so.
+void buildLowerToNVVMPassPipeline(mlir::OpPassManager &pm,
+                                  const LowerToNVVMOptions &options);
+
 /// Lowers a module of qwha, linalg, tensor and arith ops on tensors to the
 /// LLVM dialect for the host CPU: quantized layers with constant weights to
 /// packed vector kernels (unless kernels=generic), the rest of qwha to
 /// linalg, bufferization with deallocation, loops, then LLVM.
 void buildLowerToCPUPassPipeline(mlir::OpPassManager &pm,
                                  const LowerToCPUOptions &options);
+
+/// Registers `qwha-lower-to-nvvm` (registerQWHAPipelines does too).
+void registerLowerToNVVMPipeline();
 
 /// Registers the named pipelines with the global registry.
 void registerQWHAPipelines();
