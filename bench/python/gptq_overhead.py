@@ -45,7 +45,8 @@ def main():
     n, k = args.rows, args.cols
     w = rng.standard_normal((n, k), dtype=np.float32)
     x = rng.standard_normal((2 * k, k), dtype=np.float32)
-    x = x @ (rng.standard_normal((k, k), dtype=np.float32) / np.sqrt(k)) + x
+    mix = rng.standard_normal((k, k), dtype=np.float32) / np.float32(np.sqrt(k))
+    x = (x @ mix + x).astype(np.float32)
     h = qwha.hessian(x)
 
     py_times = []
