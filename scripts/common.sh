@@ -57,6 +57,19 @@ qwha_install_numpy() {
   fi
 }
 
+# The Python package (python-bindings/) builds with nanobind and
+# scikit-build-core and is tested with pytest, all in the python3 first in
+# PATH (the interpreter CMake builds the extension for). Skipped when all
+# import; without them CMake skips the package and lit its tests.
+qwha_install_python_build_deps() {
+  local py
+  py="$(command -v python3)" || return 0
+  "$py" -c 'import nanobind, scikit_build_core, pytest' 2>/dev/null && return 0
+  log "Installing nanobind, scikit-build-core and pytest for $py"
+  "$py" -m pip install --quiet nanobind scikit-build-core pytest \
+    || log "pip failed: the Python package will not be built"
+}
+
 qwha_build() {
   local cxx=clang++-22 cc=clang-22
   command -v "$cxx" >/dev/null || { cxx=c++; cc=cc; }

@@ -8,6 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 qwha_install_deps
+qwha_install_python_build_deps
 qwha_build all
 
 results="$QWHA_BUILD_DIR/test-results.json"

@@ -16,7 +16,7 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qwha_obj_root, "test")
 # Unit/ is its own suite (GoogleTest); Inputs/ hold files other tests read.
 config.excludes = ["Inputs", "Unit", "lib", "CMakeLists.txt", "lit.cfg.py",
-                   "lit.site.cfg.py"]
+                   "lit.site.cfg.py", "conftest.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
@@ -66,6 +66,17 @@ if hfpython:
     if probe.returncode == 0 and probe.stdout.strip():
         config.available_features.add("transformers")
         config.substitutions.append(("%hfpython", probe.stdout.strip().splitlines()[-1]))
+
+# The Python package (python-bindings/): feature `python-bindings` when the
+# extension was built, and %pybind-python, the interpreter it was built for
+# (the python3 first in PATH, with nanobind, numpy and pytest), which is not
+# lit's own.
+if getattr(config, "qwha_has_python_bindings", False):
+    config.available_features.add("python-bindings")
+    config.substitutions.append(
+        ("%pybind-python", config.qwha_python_executable))
+    config.substitutions.append(
+        ("%qwha_python_packages", config.qwha_python_packages_dir))
 
 # Building a downstream project against the installed package.
 config.substitutions.append(("%{cmake}", config.cmake_command))
