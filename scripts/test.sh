@@ -7,7 +7,7 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-qwha_install_deps
+qwha_install_deps --with-torch
 qwha_install_python_build_deps
 qwha_build all
 
