@@ -23,20 +23,47 @@ using namespace qwha::import;
 
 namespace {
 
-/// cos and sin tables [S, D] of the default rotary embedding, computed in
-/// float32 the way transformers does (inverse frequencies base^(-2i/D),
-/// angles position * frequency, the half-table repeated); the sin table has
-/// its first half negated for the rotate-half form.
-void rotaryTables(int64_t seq, int64_t dim, double theta,
+/// Inverse frequencies base^(-2i/D) with transformers' RoPE scaling, in
+/// float32 as transformers computes them.
+std::vector<float> inverseFrequencies(int64_t dim, const TransformerConfig &c) {
+  std::vector<float> inverse(dim / 2);
+  const TransformerConfig::RopeScaling &scaling = c.ropeScaling;
+  const float factor = float(scaling.factor);
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    float exponent = float(2 * i) / float(dim);
+    float f = 1.0f / std::pow(float(c.ropeTheta), exponent);
+    if (scaling.type == "linear") {
+      f /= factor;
+    } else if (scaling.type == "llama3") {
+      const float context = float(scaling.originalMaxPositions);
+      const float low = float(scaling.lowFreqFactor);
+      const float high = float(scaling.highFreqFactor);
+      const float lowWavelength = context / low, highWavelength = context / high;
+      const float wavelength = float(2 * M_PI) / f;
+      float scaled = wavelength > lowWavelength ? f / factor : f;
+      if (!(wavelength < highWavelength) && !(wavelength > lowWavelength)) {
+        float smooth = (context / wavelength - low) / (high - low);
+        scaled = (1 - smooth) * scaled / factor + smooth * scaled;
+      }
+      f = scaled;
+    }
+    inverse[i] = f;
+  }
+  return inverse;
+}
+
+/// cos and sin tables [S, D] of the rotary embedding (angles position *
+/// frequency, the half-table repeated); the sin table has its first half
+/// negated for the rotate-half form.
+void rotaryTables(int64_t seq, int64_t dim, const TransformerConfig &config,
                   std::vector<float> &cos, std::vector<float> &sinSigned) {
   cos.assign(seq * dim, 0);
   sinSigned.assign(seq * dim, 0);
   const int64_t half = dim / 2;
+  std::vector<float> inverse = inverseFrequencies(dim, config);
   for (int64_t i = 0; i < half; ++i) {
-    float exponent = float(2 * i) / float(dim);
-    float inverse = 1.0f / std::pow(float(theta), exponent);
     for (int64_t s = 0; s < seq; ++s) {
-      float angle = float(s) * inverse;
+      float angle = float(s) * inverse[i];
       float c = std::cos(angle), sn = std::sin(angle);
       cos[s * dim + i] = cos[s * dim + i + half] = c;
       sinSigned[s * dim + i] = -sn;
@@ -74,7 +101,7 @@ void qwha::import::buildLlama(GraphBuilder &graph, WeightLoader &weights,
   };
 
   std::vector<float> cosTable, sinTable;
-  rotaryTables(seq, dim, config.ropeTheta, cosTable, sinTable);
+  rotaryTables(seq, dim, config, cosTable, sinTable);
   Value cos = graph.constant("model.rotary_emb.cos", {seq, dim}, cosTable);
   Value sin = graph.constant("model.rotary_emb.sin_signed", {seq, dim},
                              sinTable);

@@ -148,14 +148,36 @@ TransformerConfig::fromJSON(const llvm::json::Object &object,
   } else {
     config.normEps = read.number("rms_norm_eps", 1e-6, true);
     config.ropeTheta = read.number("rope_theta", 10000, true);
-    // transformers 5 writes the RoPE settings as one object.
-    if (const llvm::json::Object *rope = object.getObject("rope_parameters")) {
+    // transformers 5 writes the RoPE settings as one object (theta and
+    // scaling); version 4 as rope_theta and a rope_scaling object.
+    const llvm::json::Object *rope = object.getObject("rope_parameters");
+    if (!rope)
+      rope = object.getObject("rope_scaling");
+    if (rope) {
       ConfigReader readRope(*rope, path);
       config.ropeTheta = readRope.number("rope_theta", config.ropeTheta, true);
-      std::string type = readRope.string("rope_type", "default");
-      if (type != "default")
-        readRope.fail("sets rope_parameters.rope_type '" + type +
-                      "', which is not supported (plain RoPE only)");
+      RopeScaling &scaling = config.ropeScaling;
+      scaling.type =
+          readRope.string("rope_type", readRope.string("type", "default"));
+      if (readRope.number("partial_rotary_factor", 1, true) != 1)
+        readRope.fail("sets a partial_rotary_factor, which is not supported");
+      if (scaling.type == "linear" || scaling.type == "llama3")
+        scaling.factor = readRope.number("factor", 0, true);
+      if (scaling.type == "llama3") {
+        scaling.lowFreqFactor = readRope.number("low_freq_factor", 0, true);
+        scaling.highFreqFactor = readRope.number("high_freq_factor", 0, true);
+        scaling.originalMaxPositions =
+            readRope.positive("original_max_position_embeddings");
+        if (scaling.highFreqFactor <= scaling.lowFreqFactor)
+          readRope.fail("sets high_freq_factor <= low_freq_factor");
+      }
+      if ((scaling.type == "linear" || scaling.type == "llama3") &&
+          scaling.factor <= 0)
+        readRope.fail("needs a positive RoPE scaling 'factor'");
+      if (scaling.type != "default" && scaling.type != "linear" &&
+          scaling.type != "llama3")
+        readRope.fail("sets RoPE type '" + scaling.type +
+                      "', which is not supported (default, linear, llama3)");
       if (llvm::Error err = readRope.takeError())
         return std::move(err);
     }
@@ -164,14 +186,6 @@ TransformerConfig::fromJSON(const llvm::json::Object &object,
     config.attentionBias = config.modelType == "qwen2"
                                ? true
                                : read.boolean("attention_bias", false);
-    if (const llvm::json::Object *scaling = object.getObject("rope_scaling")) {
-      ConfigReader readScaling(*scaling, path);
-      std::string type = readScaling.string(
-          "rope_type", readScaling.string("type", "default"));
-      if (type != "default")
-        read.fail("sets rope_scaling of type '" + type +
-                  "', which is not supported (plain RoPE only)");
-    }
     if (config.modelType == "mistral" ||
         (config.modelType == "qwen2" &&
          read.boolean("use_sliding_window", false)))

@@ -60,6 +60,16 @@ struct TransformerConfig {
   /// layer_norm_eps (BERT) or rms_norm_eps (Llama).
   double normEps = 0;
   double ropeTheta = 10000;
+  /// RoPE frequency scaling as transformers applies it: "default" (none),
+  /// "linear" (every frequency / factor) or "llama3" (Llama 3.1: low
+  /// frequencies / factor, high ones kept, a smooth ramp between).
+  struct RopeScaling {
+    std::string type = "default";
+    double factor = 1;
+    double lowFreqFactor = 1;
+    double highFreqFactor = 4;
+    int64_t originalMaxPositions = 0;
+  } ropeScaling;
   /// "gelu" (erf), "gelu_new"/"gelu_pytorch_tanh" (tanh form), "relu" or
   /// "silu".
   std::string hiddenAct;

@@ -55,6 +55,9 @@ SEED = 1234
 # ------------------------------------------------------------ the models
 
 
+ROPE = "default"
+
+
 def small_config(arch, tie):
     """A small config of `arch` whose values differ from the defaults where
     an importer could silently use a default instead of the config."""
@@ -68,7 +71,15 @@ def small_config(arch, tie):
     decoder = dict(num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5,
                    hidden_act="silu", tie_word_embeddings=tie, attention_dropout=0.0)
     if arch == "llama":
-        return transformers.LlamaConfig(**common, **decoder, rope_theta=5000.0,
+        # RoPE scaling (--rope): the frequencies Llama 3.1 and linear
+        # interpolation use; a small original context makes every band matter.
+        rope = {"rope_type": "default", "rope_theta": 5000.0}
+        if ROPE == "linear":
+            rope.update(rope_type="linear", factor=4.0)
+        elif ROPE == "llama3":
+            rope.update(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
+                        high_freq_factor=4.0, original_max_position_embeddings=8)
+        return transformers.LlamaConfig(**common, **decoder, rope_parameters=rope,
                                         attention_bias=False, mlp_bias=False)
     if arch == "qwen2":
         # Qwen2: biases on q, k, v (not o), always.
@@ -334,11 +345,15 @@ def main():
                         help="tie_word_embeddings (default: on for qwen2 only)")
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--seq-len", type=int, default=None)
+    parser.add_argument("--rope", default="default", choices=["default", "linear", "llama3"],
+                        help="llama only: RoPE scaling type")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--bin", type=pathlib.Path, default=None, help="directory of the tools")
     parser.add_argument("--work", type=pathlib.Path, default=None,
                         help="working directory (default: a temporary one, removed)")
     args = parser.parse_args()
+    global ROPE
+    ROPE = args.rope
     if bool(args.arch) == args.minilm:
         parser.error("give exactly one of --arch and --minilm")
     if args.batch is None:

@@ -127,7 +127,7 @@ def main():
     elif spoil == "bad-heads":
         config["num_key_value_heads"] = 3
     elif spoil == "rope-scaling":
-        config["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0}
+        config["rope_scaling"] = {"rope_type": "yarn", "factor": 8.0}
     elif spoil == "bad-config-value":
         config["hidden_size"] = -16
     elif spoil == "activation":
