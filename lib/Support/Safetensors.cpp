@@ -468,16 +468,24 @@ void SafetensorsFile::dropResidentPages(ArrayRef<char> bytes) const {
   StringRef whole = buffer->getBuffer();
   assert(bytes.data() >= whole.begin() && bytes.end() <= whole.end() &&
          "range outside the file");
-  // Whole pages: those the range touches, clipped to the pages the mapping
-  // covers (the kernel maps whole pages, so the partial pages at either end
-  // of the file are mapped too).
+  // A read fault may map more than the page read: Linux maps pages around
+  // it that are in the page cache ("fault-around"), since 6.18 whole large
+  // folios of up to 2 MiB. Pages of the range dropped earlier would come
+  // back that way and stay, so the neighbourhood is dropped too.
+  constexpr uintptr_t kNeighbourhood = uintptr_t(2) << 20;
   const uintptr_t page = sys::Process::getPageSizeEstimate();
-  auto down = [&](const char *p) { return uintptr_t(p) & ~(page - 1); };
-  auto up = [&](const char *p) {
-    return (uintptr_t(p) + page - 1) & ~(page - 1);
-  };
-  uintptr_t begin = std::max(down(bytes.data()), down(whole.begin()));
-  uintptr_t end = std::min(up(bytes.end()), up(whole.end()));
+  auto down = [&](uintptr_t p) { return p & ~(page - 1); };
+  auto up = [&](uintptr_t p) { return (p + page - 1) & ~(page - 1); };
+  // Whole pages, clipped to those the mapping covers (the kernel maps
+  // whole pages, so the partial pages at either end of the file are mapped
+  // too).
+  const uintptr_t first = uintptr_t(whole.begin()),
+                  last = uintptr_t(whole.end());
+  uintptr_t from = uintptr_t(bytes.data()), to = uintptr_t(bytes.end());
+  from = from - first > kNeighbourhood ? from - kNeighbourhood : first;
+  to = last - to > kNeighbourhood ? to + kNeighbourhood : last;
+  uintptr_t begin = std::max(down(from), down(first));
+  uintptr_t end = std::min(up(to), up(last));
   // Advice only: if it fails, the pages stay resident and nothing is wrong.
   if (begin < end)
     (void)::madvise(reinterpret_cast<void *>(begin), end - begin,

@@ -99,8 +99,10 @@ public:
   /// stay resident, and count towards the process's memory, until they are
   /// unmapped; dropping them after use keeps a pass over a checkpoint larger
   /// than memory within the memory of the pieces being worked on. A later
-  /// read maps them back from the file. No-op for files that were read into
-  /// memory rather than mapped (small files, fromBuffer()).
+  /// read maps them back from the file. The pages up to 2 MiB around the
+  /// range are dropped too, as the kernel maps neighbours of the pages read.
+  /// No-op for files that were read into memory rather than mapped (small
+  /// files, fromBuffer()).
   void dropResidentPages(llvm::ArrayRef<char> bytes) const;
 
 private:
