@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 using namespace qwha;
 using namespace qwha::testing;
@@ -159,6 +160,85 @@ TEST_F(Average, OneRoundingWhereTheQuotientHitsAMidpoint) {
   ASSERT_EQ(float((1 + w * next) / (1 + w)), 1.0f); // the second rounding
   EXPECT_EQ(averageOf(*this, DType::F32, {{1}, {next}}, {1, w}),
             f32Bits({float(next)}));
+}
+
+/// Every finite half or bfloat16 bit pattern, as little-endian bytes.
+std::vector<char> everyFinite(DType dtype) {
+  std::vector<char> bytes;
+  for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
+    bool finite = dtype == DType::F16 ? (bits & 0x7c00) != 0x7c00
+                                      : (bits & 0x7f80) != 0x7f80;
+    if (finite) {
+      bytes.push_back(char(bits & 0xff));
+      bytes.push_back(char(bits >> 8));
+    }
+  }
+  return bytes;
+}
+
+TEST_F(Average, EveryHalfAndBFloat16AveragesToItself) {
+  // Averaging a checkpoint with itself decodes and encodes every value:
+  // normal, subnormal, zero and negative zero must come back bit for bit.
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(getDTypeName(dtype).str());
+    std::vector<char> bytes = everyFinite(dtype);
+    std::string name = getDTypeName(dtype).str();
+    ASSERT_FALSE(llvm::sys::fs::create_directory(pathTo(name)));
+    SafetensorsWriter writer;
+    ASSERT_FALSE(
+        bool(writer.add("w", dtype, {int64_t(bytes.size() / 2)}, bytes)));
+    ASSERT_FALSE(bool(writer.writeFile(pathTo(name + "/model.safetensors"))));
+    Opened opened({pathTo(name), pathTo(name)});
+    std::string out = pathTo(name + ".safetensors");
+    ASSERT_TRUE(bool(writeAverage(opened.pointers, out, uniform(2))));
+    std::string got = tensorBytes(out, "w");
+    ASSERT_EQ(got.size(), bytes.size());
+    for (size_t j = 0; j < bytes.size(); j += 2)
+      ASSERT_TRUE(got[j] == bytes[j] && got[j + 1] == bytes[j + 1])
+          << "element " << j / 2 << ": " << std::hex
+          << int(uint8_t(got[j + 1])) << " " << int(uint8_t(got[j]))
+          << " for " << int(uint8_t(bytes[j + 1])) << " "
+          << int(uint8_t(bytes[j]));
+  }
+}
+
+TEST_F(Average, RandomHalvesAndBFloat16sRoundLikeTheHelpers) {
+  // Means of three random finite values (any exponent, subnormals
+  // included) against Safetensors.h's own conversions. The sums are exact
+  // in double; the helper rounds their quotient once.
+  std::mt19937 rng(5);
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(getDTypeName(dtype).str());
+    std::vector<char> finite = everyFinite(dtype);
+    const size_t count = finite.size() / 2, n = 50000;
+    std::vector<std::vector<double>> values(3);
+    std::vector<uint16_t> expected;
+    auto decode = [&](uint16_t bits) {
+      return double(dtype == DType::F16 ? halfBitsToFloat(bits)
+                                        : bfloat16BitsToFloat(bits));
+    };
+    for (size_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (std::vector<double> &v : values) {
+        size_t pick = rng() % count;
+        uint16_t bits = uint8_t(finite[2 * pick]) |
+                        uint16_t(uint8_t(finite[2 * pick + 1])) << 8;
+        v.push_back(decode(bits));
+        sum += v.back();
+      }
+      expected.push_back(dtype == DType::F16 ? doubleToHalfBits(sum / 3)
+                                             : doubleToBFloat16Bits(sum / 3));
+    }
+    std::string bytes = averageOf(*this, dtype, values);
+    ASSERT_EQ(bytes.size(), 2 * n);
+    for (size_t j = 0; j < n; ++j) {
+      uint16_t got = uint8_t(bytes[2 * j]) | uint16_t(uint8_t(bytes[2 * j + 1]))
+                                                 << 8;
+      ASSERT_EQ(got, expected[j])
+          << "element " << j << ": mean of " << values[0][j] << ", "
+          << values[1][j] << ", " << values[2][j];
+    }
+  }
 }
 
 TEST_F(Average, PiecesDoNotChangeTheResult) {
