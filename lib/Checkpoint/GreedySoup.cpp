@@ -167,6 +167,11 @@ Expected<double> qwha::runScoreCommand(StringRef command, StringRef path) {
   if (status < 0)
     return makeError("evaluation command '" + expanded +
                      "' did not run: " + message);
+  if (status > 128 && status < 128 + 65)
+    return makeError("evaluation command '" + expanded +
+                     "' exited with status " + Twine(status) +
+                     ", as the shell reports a command killed by signal " +
+                     Twine(status - 128));
   if (status > 0)
     return makeError("evaluation command '" + expanded +
                      "' exited with status " + Twine(status));

@@ -195,10 +195,9 @@ TEST_F(Average, EveryHalfAndBFloat16AveragesToItself) {
     ASSERT_EQ(got.size(), bytes.size());
     for (size_t j = 0; j < bytes.size(); j += 2)
       ASSERT_TRUE(got[j] == bytes[j] && got[j + 1] == bytes[j + 1])
-          << "element " << j / 2 << ": " << std::hex
-          << int(uint8_t(got[j + 1])) << " " << int(uint8_t(got[j]))
-          << " for " << int(uint8_t(bytes[j + 1])) << " "
-          << int(uint8_t(bytes[j]));
+          << "element " << j / 2 << ": " << std::hex << int(uint8_t(got[j + 1]))
+          << " " << int(uint8_t(got[j])) << " for "
+          << int(uint8_t(bytes[j + 1])) << " " << int(uint8_t(bytes[j]));
   }
 }
 

@@ -165,6 +165,9 @@ TEST(RunScoreCommand, Errors) {
             "must be a number");
   EXPECT_CONTAINS(errorOf(runScoreCommand("kill -9 $$ # {}", "p")),
                   "evaluation command 'kill -9 $$ # 'p'' was killed");
+  EXPECT_EQ(errorOf(runScoreCommand("sh -c 'kill -9 $$' # {}", "p")),
+            "evaluation command 'sh -c 'kill -9 $$' # 'p'' exited with "
+            "status 137, as the shell reports a command killed by signal 9");
 }
 
 } // namespace

@@ -71,8 +71,9 @@ greedySoup(llvm::ArrayRef<const Checkpoint *> checkpoints, ScoreFunction score,
 /// quoted for the shell, and returns the number on the last non-empty line
 /// of its standard output (its standard error passes through; its standard
 /// input is empty). Errors name the command as run: no "{}" in it, a
-/// command that did not run or exited with a non-zero status (the status is
-/// given), or output whose last line is not a finite number.
+/// command that did not run, was killed, or exited with a non-zero status
+/// (given, with the signal that statuses above 128 stand for), or output
+/// whose last line is not a finite number.
 llvm::Expected<double> runScoreCommand(llvm::StringRef command,
                                        llvm::StringRef path);
 
