@@ -600,9 +600,27 @@ Expected<std::string> qwha::createDirectoryBeside(StringRef path,
   }
 }
 
-/// Checks that a directory can be renamed onto `output`: nothing is there,
-/// or an empty directory.
-static Error checkOutputDirectory(StringRef output) {
+Error qwha::checkOutput(StringRef output) {
+  // The directory that will hold the output (or its temporary) must exist.
+  SmallString<256> parent(output);
+  while (parent.size() > 1 && sys::path::is_separator(parent.back()))
+    parent.pop_back();
+  if (std::error_code ec = sys::fs::make_absolute(parent))
+    return createStringError(ec, "cannot write '%s': %s", output.str().c_str(),
+                             ec.message().c_str());
+  sys::path::remove_filename(parent);
+  if (!sys::fs::is_directory(parent))
+    return createStringError(
+        std::make_error_code(std::errc::no_such_file_or_directory),
+        "cannot write '%s': %s", output.str().c_str(),
+        std::make_error_code(std::errc::no_such_file_or_directory)
+            .message()
+            .c_str());
+  if (isFileOutput(output))
+    return Error::success();
+
+  // A directory is renamed onto `output`: nothing may be there but an empty
+  // directory.
   sys::fs::file_status status;
   if (sys::fs::status(output, status))
     return Error::success(); // Does not exist (or the rename will say why).
@@ -630,6 +648,8 @@ qwha::writeAverage(ArrayRef<const Checkpoint *> checkpoints, StringRef output,
     return makeError("the reference checkpoint is not one of the inputs");
   if (Error error = checkCompatible(checkpoints))
     return std::move(error);
+  if (Error error = checkOutput(output))
+    return std::move(error);
 
   const Checkpoint &reference = *checkpoints[options.reference];
   std::map<std::string, std::string> metadata = reference.getMetadata();
@@ -647,8 +667,6 @@ qwha::writeAverage(ArrayRef<const Checkpoint *> checkpoints, StringRef output,
     return std::move(averager.summary);
   }
 
-  if (Error error = checkOutputDirectory(output))
-    return std::move(error);
   // Built beside the output and renamed onto it at the end.
   Expected<std::string> temporary = createDirectoryBeside(output, "tmp");
   if (!temporary)

@@ -183,6 +183,10 @@ int run() {
     return 1;
   };
 
+  // Before the work, which for a greedy soup includes the evaluations.
+  if (Error error = checkOutput(output))
+    return fail(std::move(error));
+
   switch (mode) {
   case Mode::Uniform:
     weights.assign(paths.size(), 1.0);

@@ -68,6 +68,11 @@ selectLastAtStride(size_t count, int64_t last, int64_t stride);
 /// `.safetensors`) rather than a checkpoint directory.
 bool isFileOutput(llvm::StringRef output);
 
+/// Checks, before any work, that writeAverage can write `output`: its
+/// directory exists, and a directory output is absent or empty. Errors name
+/// the output.
+llvm::Error checkOutput(llvm::StringRef output);
+
 /// "12 B", "4.0 KiB", "32.0 MiB", for messages.
 std::string formatByteSize(uint64_t bytes);
 
