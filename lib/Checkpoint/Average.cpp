@@ -343,7 +343,7 @@ double divideToOdd(double sum, double total) {
 }
 
 /// Writes sums[j] / total in `dtype`, rounded to nearest even, to `out`.
-/// When the sums are exact (see AverageOptions), the result is the exact
+/// When the sums are exact (see Average.h), the result is the exact
 /// weighted mean correctly rounded. Returns the index of the first result
 /// that is not finite (only F64 sums near the top of the double range can
 /// overflow), or -1.

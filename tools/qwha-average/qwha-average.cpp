@@ -161,11 +161,13 @@ struct OpenCheckpoints {
 
 int run() {
   auto start = std::chrono::steady_clock::now();
-  if (Error error = checkModeOptions()) {
+  auto fail = [&](Error error) {
     WithColor::error(errs(), "qwha-average")
         << toString(std::move(error)) << "\n";
     return 1;
-  }
+  };
+  if (Error error = checkModeOptions())
+    return fail(std::move(error));
 
   // What is averaged: paths in the order that makes the last one the
   // reference (config, tokenizer, layout), and their weights.
@@ -176,12 +178,6 @@ int run() {
   AverageOptions average;
   average.progress = verbose ? &errs() : nullptr;
   std::optional<GreedySoupResult> soup;
-
-  auto fail = [&](Error error) {
-    WithColor::error(errs(), "qwha-average")
-        << toString(std::move(error)) << "\n";
-    return 1;
-  };
 
   // Before the work, which for a greedy soup includes the evaluations.
   if (Error error = checkOutput(output))
