@@ -342,35 +342,31 @@ double divideToOdd(double sum, double total) {
   return quotient;
 }
 
-/// Writes sums[j] / total in `dtype`, rounded to nearest even, to `out`.
-/// When the sums are exact (see Average.h), the result is the exact
-/// weighted mean correctly rounded. Returns the index of the first result
-/// that is not finite (only F64 sums near the top of the double range can
-/// overflow), or -1.
-int64_t encode(DType dtype, ArrayRef<double> sums, double total, char *out) {
+/// Writes `store(j, mean)` for the mean sums[j] / total of each element,
+/// rounded as the dtype needs: `forNarrow` makes it a quotient the narrow
+/// types can be rounded from once (divideToOdd), else it is the double
+/// nearest the exact quotient (F64). Division by a power of two, the total
+/// of 2, 4, 8, ... checkpoints averaged uniformly, is an exact product, so
+/// it needs neither the division nor the check. Returns the index of the
+/// first mean that is not finite (only F64 sums near the top of the double
+/// range can overflow), or -1.
+template <typename Store>
+int64_t encodeWith(ArrayRef<double> sums, double total, bool forNarrow,
+                   Store store) {
   bool finite = true;
-  for (size_t j = 0, e = sums.size(); j < e; ++j) {
-    finite &= std::isfinite(sums[j] / total);
-    switch (dtype) {
-    case DType::F64:
-      support::endian::write64le(out + 8 * j,
-                                 llvm::bit_cast<uint64_t>(sums[j] / total));
-      break;
-    case DType::F32:
-      support::endian::write32le(
-          out + 4 * j,
-          llvm::bit_cast<uint32_t>(float(divideToOdd(sums[j], total))));
-      break;
-    case DType::F16:
-      support::endian::write16le(out + 2 * j,
-                                 encodeHalf(divideToOdd(sums[j], total)));
-      break;
-    case DType::BF16:
-      support::endian::write16le(out + 2 * j,
-                                 encodeBFloat16(divideToOdd(sums[j], total)));
-      break;
-    default:
-      llvm_unreachable("not a float dtype");
+  int exponent;
+  if (std::frexp(total, &exponent) == 0.5) {
+    const double scale = 1 / total;
+    for (size_t j = 0, e = sums.size(); j < e; ++j) {
+      double mean = sums[j] * scale;
+      finite &= std::isfinite(mean);
+      store(j, mean);
+    }
+  } else {
+    for (size_t j = 0, e = sums.size(); j < e; ++j) {
+      double mean = forNarrow ? divideToOdd(sums[j], total) : sums[j] / total;
+      finite &= std::isfinite(mean);
+      store(j, mean);
     }
   }
   if (finite)
@@ -379,6 +375,33 @@ int64_t encode(DType dtype, ArrayRef<double> sums, double total, char *out) {
     if (!std::isfinite(sums[j] / total))
       return int64_t(j);
   return -1;
+}
+
+/// Writes sums[j] / total in `dtype`, rounded to nearest even, to `out`.
+/// When the sums are exact (see Average.h), the result is the exact
+/// weighted mean correctly rounded. Returns as encodeWith.
+int64_t encode(DType dtype, ArrayRef<double> sums, double total, char *out) {
+  using namespace support::endian;
+  switch (dtype) {
+  case DType::F64:
+    return encodeWith(sums, total, false, [&](size_t j, double mean) {
+      write64le(out + 8 * j, llvm::bit_cast<uint64_t>(mean));
+    });
+  case DType::F32:
+    return encodeWith(sums, total, true, [&](size_t j, double mean) {
+      write32le(out + 4 * j, llvm::bit_cast<uint32_t>(float(mean)));
+    });
+  case DType::F16:
+    return encodeWith(sums, total, true, [&](size_t j, double mean) {
+      write16le(out + 2 * j, encodeHalf(mean));
+    });
+  case DType::BF16:
+    return encodeWith(sums, total, true, [&](size_t j, double mean) {
+      write16le(out + 2 * j, encodeBFloat16(mean));
+    });
+  default:
+    llvm_unreachable("not a float dtype");
+  }
 }
 
 std::string formatValue(double value) {
