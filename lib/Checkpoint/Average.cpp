@@ -319,89 +319,192 @@ int64_t intElement(DType dtype, const char *data, size_t index) {
   }
 }
 
-/// sum / total rounded to odd (see roundToOddFloat): narrowing the result
-/// to F32, F16 or BF16 then rounds the exact quotient once. Rounding the
-/// quotient to nearest double first would make a second rounding that can
-/// land on a midpoint of the narrow type and tie the wrong way.
-double divideToOdd(double sum, double total) {
+/// sum / total as a double that F32, F16 and BF16 round correctly from:
+/// the nearest double, unless that is a midpoint of those types while the
+/// exact quotient is not, in which case the quotient is rounded to odd
+/// instead (see roundToOddFloat). Rounding the nearest double again would
+/// tie the wrong way there. `shortTotal` says that `total` has at most 28
+/// significant bits.
+double divideForNarrow(double sum, double total, bool shortTotal) {
   double quotient = sum / total;
   // A midpoint of F32, F16 or BF16 has at most 25 significant bits, so a
-  // quotient with any of its 28 low mantissa bits set is none, and its
-  // rounding to those types is already right. The check saves a call of
-  // fma (a library function without -mfma) for almost every element.
+  // quotient with any of its 28 low mantissa bits set is none. This is
+  // almost every element when the division is inexact.
   if (llvm::bit_cast<uint64_t>(quotient) & 0x0fffffff)
     return quotient;
-  // The remainder of a rounded division is a double, and fma gets it
-  // exactly: zero iff the division was exact, and its sign says on which
-  // side the exact quotient lies.
-  double remainder = std::fma(-quotient, total, sum);
-  if (remainder != 0 && (llvm::bit_cast<uint64_t>(quotient) & 1) == 0)
-    quotient = std::nextafter(
-        quotient, remainder > 0 ? std::numeric_limits<double>::infinity()
-                                : -std::numeric_limits<double>::infinity());
-  return quotient;
+  // Which side of the quotient the exact one lies on, if not on it: the
+  // sign of the remainder sum - quotient * total. With at most 25 bits in
+  // the quotient and 28 in the total, the product is exact in double;
+  // otherwise fma gets the remainder exactly (but costs a library call
+  // without -mfma).
+  bool above;
+  if (shortTotal) {
+    double product = quotient * total;
+    if (product == sum)
+      return quotient;
+    above = sum > product;
+  } else {
+    double remainder = std::fma(-quotient, total, sum);
+    if (remainder == 0)
+      return quotient;
+    above = remainder > 0;
+  }
+  // The quotient is even (its last bit is among the 28 clear ones), so the
+  // odd neighbour on the exact quotient's side is the one rounded to odd.
+  return std::nextafter(quotient,
+                        above ? std::numeric_limits<double>::infinity()
+                              : -std::numeric_limits<double>::infinity());
 }
 
-/// Writes `store(j, mean)` for the mean sums[j] / total of each element,
-/// rounded as the dtype needs: `forNarrow` makes it a quotient the narrow
-/// types can be rounded from once (divideToOdd), else it is the double
-/// nearest the exact quotient (F64). Division by a power of two, the total
-/// of 2, 4, 8, ... checkpoints averaged uniformly, is an exact product, so
-/// it needs neither the division nor the check. Returns the index of the
-/// first mean that is not finite (only F64 sums near the top of the double
-/// range can overflow), or -1.
-template <typename Store>
-int64_t encodeWith(ArrayRef<double> sums, double total, bool forNarrow,
-                   Store store) {
-  bool finite = true;
+/// Whether the double `bits` could be a midpoint between two values of
+/// `dtype` (F32, F16 or BF16): for results in the normal range, exactly
+/// the rounding bit set below the dtype's mantissa; elsewhere (subnormal
+/// results) at least 28 low zero bits, as any midpoint of those types has
+/// at most 25 significant bits. Exact quotients with few bits, common with
+/// narrow inputs, thus pass only when they are midpoints indeed.
+struct MidpointTest {
+  uint64_t lowestExponent, exponentSpan, mask, half;
+
+  explicit MidpointTest(DType dtype) {
+    int mantissaBits = dtype == DType::F32 ? 23 : dtype == DType::F16 ? 10 : 7;
+    int minExponent = dtype == DType::F16 ? -14 : -126;
+    int maxExponent = dtype == DType::F16 ? 15 : 127;
+    lowestExponent = uint64_t(1023 + minExponent);
+    exponentSpan = uint64_t(maxExponent - minExponent);
+    int drop = 52 - mantissaBits;
+    mask = (uint64_t(1) << drop) - 1;
+    half = uint64_t(1) << (drop - 1);
+  }
+
+  bool operator()(double value) const {
+    uint64_t bits = llvm::bit_cast<uint64_t>(value);
+    bool normal = ((bits >> 52) & 0x7ff) - lowestExponent <= exponentSpan;
+    return normal ? (bits & mask) == half : (bits & 0x0fffffff) == 0;
+  }
+};
+
+/// Fills `means` with sums[j] / total, rounded as `dtype` needs: for F32,
+/// F16 and BF16 a quotient that they can be rounded from once
+/// (divideForNarrow), for F64 the double nearest the exact quotient. The
+/// loops are written to vectorize: the division (a product, exact, when
+/// the total is a power of two, as for 2, 4, 8, ... checkpoints averaged
+/// uniformly) in one pass, the rare quotients that could be midpoints
+/// redone in another.
+void computeMeans(DType dtype, ArrayRef<double> sums, double total,
+                  MutableArrayRef<double> means) {
+  const size_t n = sums.size();
   int exponent;
   if (std::frexp(total, &exponent) == 0.5) {
     const double scale = 1 / total;
-    for (size_t j = 0, e = sums.size(); j < e; ++j) {
-      double mean = sums[j] * scale;
-      finite &= std::isfinite(mean);
-      store(j, mean);
-    }
-  } else {
-    for (size_t j = 0, e = sums.size(); j < e; ++j) {
-      double mean = forNarrow ? divideToOdd(sums[j], total) : sums[j] / total;
-      finite &= std::isfinite(mean);
-      store(j, mean);
-    }
+    for (size_t j = 0; j < n; ++j)
+      means[j] = sums[j] * scale;
+    return;
   }
-  if (finite)
-    return -1;
-  for (size_t j = 0, e = sums.size(); j < e; ++j)
-    if (!std::isfinite(sums[j] / total))
-      return int64_t(j);
-  return -1;
+  if (dtype == DType::F64) {
+    for (size_t j = 0; j < n; ++j)
+      means[j] = sums[j] / total;
+    return;
+  }
+  const MidpointTest maybeMidpoint(dtype);
+  bool suspicious = false;
+  for (size_t j = 0; j < n; ++j) {
+    means[j] = sums[j] / total;
+    suspicious |= maybeMidpoint(means[j]);
+  }
+  if (!suspicious)
+    return;
+  const bool shortTotal =
+      (llvm::bit_cast<uint64_t>(total) & ((uint64_t(1) << 25) - 1)) == 0;
+  for (size_t j = 0; j < n; ++j)
+    if (maybeMidpoint(means[j]))
+      means[j] = divideForNarrow(sums[j], total, shortTotal);
 }
 
-/// Writes sums[j] / total in `dtype`, rounded to nearest even, to `out`.
-/// When the sums are exact (see Average.h), the result is the exact
-/// weighted mean correctly rounded. Returns as encodeWith.
-int64_t encode(DType dtype, ArrayRef<double> sums, double total, char *out) {
+/// Stores fast(means[j]) for every element, where `fast` also says whether
+/// its result may be wrong (values outside the range it handles); those
+/// elements are then stored again with `exact`. The first loop has no
+/// branches, so that it vectorizes.
+template <typename Bits, typename Fast, typename Exact>
+void storeNarrow(ArrayRef<double> means, char *out, Fast fast, Exact exact) {
+  bool any = false;
+  for (size_t j = 0, e = means.size(); j < e; ++j) {
+    bool redo = false;
+    support::endian::write<Bits, endianness::little>(out + j * sizeof(Bits),
+                                                     fast(means[j], redo));
+    any |= redo;
+  }
+  if (!any)
+    return;
+  for (size_t j = 0, e = means.size(); j < e; ++j) {
+    bool redo = false;
+    (void)fast(means[j], redo);
+    if (redo)
+      support::endian::write<Bits, endianness::little>(out + j * sizeof(Bits),
+                                                       exact(means[j]));
+  }
+}
+
+/// Writes sums[j] / total in `dtype`, rounded to nearest even, to `out`,
+/// using `means` (as long as `sums`) as scratch. When the sums are exact
+/// (see Average.h), the result is the exact weighted mean correctly
+/// rounded. Returns the index of the first mean that is not finite (only
+/// F64 sums near the top of the double range can overflow), or -1.
+int64_t encode(DType dtype, ArrayRef<double> sums, double total,
+               MutableArrayRef<double> means, char *out) {
   using namespace support::endian;
+  computeMeans(dtype, sums, total, means);
+  bool finite = true;
+  for (double mean : means)
+    finite &= std::isfinite(mean);
+  if (!finite)
+    return llvm::find_if(means, [](double m) { return !std::isfinite(m); }) -
+           means.begin();
+
+  const size_t n = means.size();
   switch (dtype) {
   case DType::F64:
-    return encodeWith(sums, total, false, [&](size_t j, double mean) {
-      write64le(out + 8 * j, llvm::bit_cast<uint64_t>(mean));
-    });
+    for (size_t j = 0; j < n; ++j)
+      write64le(out + 8 * j, llvm::bit_cast<uint64_t>(means[j]));
+    break;
   case DType::F32:
-    return encodeWith(sums, total, true, [&](size_t j, double mean) {
-      write32le(out + 4 * j, llvm::bit_cast<uint32_t>(float(mean)));
-    });
+    for (size_t j = 0; j < n; ++j)
+      write32le(out + 4 * j, llvm::bit_cast<uint32_t>(float(means[j])));
+    break;
   case DType::F16:
-    return encodeWith(sums, total, true, [&](size_t j, double mean) {
-      write16le(out + 2 * j, encodeHalf(mean));
-    });
+    // Normal halves: round the double's bits once at bit 42 and rebias
+    // the exponent; overflow, subnormals and zeros go to the helper.
+    storeNarrow<uint16_t>(
+        means, out,
+        [](double mean, bool &redo) {
+          uint64_t bits = llvm::bit_cast<uint64_t>(mean);
+          uint64_t exponent = (bits >> 52) & 0x7ff;
+          uint64_t rounded = roundBits(bits, 42);
+          uint64_t roundedExponent = (rounded >> 52) & 0x7ff;
+          redo = exponent - (1023 - 14) > 29 || roundedExponent > 1023 + 15;
+          return uint16_t(((bits >> 48) & 0x8000) |
+                          ((roundedExponent - (1023 - 15)) & 0x1f) << 10 |
+                          ((rounded >> 42) & 0x3ff));
+        },
+        encodeHalf);
+    break;
   case DType::BF16:
-    return encodeWith(sums, total, true, [&](size_t j, double mean) {
-      write16le(out + 2 * j, encodeBFloat16(mean));
-    });
+    // Normal bfloat16s: round the double's bits once at bit 45; the result
+    // narrows to float exactly. Subnormals and zeros go to the helper.
+    storeNarrow<uint16_t>(
+        means, out,
+        [](double mean, bool &redo) {
+          uint64_t bits = llvm::bit_cast<uint64_t>(mean);
+          uint64_t exponent = (bits >> 52) & 0x7ff;
+          redo = exponent - (1023 - 126) > 253;
+          float rounded = float(llvm::bit_cast<double>(roundBits(bits, 45)));
+          return uint16_t(llvm::bit_cast<uint32_t>(rounded) >> 16);
+        },
+        encodeBFloat16);
+    break;
   default:
     llvm_unreachable("not a float dtype");
   }
+  return -1;
 }
 
 std::string formatValue(double value) {
@@ -529,7 +632,8 @@ private:
       input->file->dropResidentPages(bytes);
     }
     out.resize(piece.bytes);
-    int64_t bad = encode(tensor.dtype, sums, total, out.data());
+    means.resize(piece.n);
+    int64_t bad = encode(tensor.dtype, sums, total, means, out.data());
     if (bad >= 0)
       return makeError("tensor '" + tensor.name +
                        "': the weighted average overflows at element " +
@@ -575,6 +679,7 @@ private:
   double total = 0;
   size_t tensorCount = 0;
   std::vector<double> sums;
+  std::vector<double> means;
   std::vector<char> out;
 };
 
