@@ -18,9 +18,10 @@
 // Sums are taken in double and the quotient is rounded once to the tensor's
 // dtype (nearest, ties to even). With uniform weights (or small integer
 // ones), sums of F32, F16 and BF16 values are exact unless the values of one
-// element span more than about 2^29 in magnitude, so the result is the
-// exact mean correctly rounded. F64 tensors, and arbitrary weights, are
-// within a unit or two in the last place of a double.
+// element differ in magnitude by more than about 2^25 (F32) or 2^40 (F16,
+// BF16), so the result is the exact mean correctly rounded. F64 tensors,
+// and arbitrary weights, are within a unit or two in the last place of a
+// double.
 //
 //===----------------------------------------------------------------------===//
 
