@@ -562,7 +562,7 @@ public:
 private:
   Error writeTensor(SafetensorsStreamWriter &writer,
                     const SafetensorsStreamWriter::Tensor &tensor) {
-    std::vector<const CheckpointTensor *> inputs;
+    std::vector<const CheckpointEntry *> inputs;
     for (const Checkpoint *checkpoint : checkpoints)
       inputs.push_back(checkpoint->find(tensor.name));
     const size_t elementSize = getDTypeSize(tensor.dtype);
@@ -603,13 +603,13 @@ private:
     size_t n;
     size_t offset;
     size_t bytes;
-    ArrayRef<char> of(const CheckpointTensor *input) const {
+    ArrayRef<char> of(const CheckpointEntry *input) const {
       return input->view->data.slice(offset, bytes);
     }
   };
 
   Error averagePiece(SafetensorsStreamWriter &writer,
-                     ArrayRef<const CheckpointTensor *> inputs,
+                     ArrayRef<const CheckpointEntry *> inputs,
                      const Piece &piece) {
     const SafetensorsStreamWriter::Tensor &tensor = piece.tensor;
     const int64_t begin = piece.begin;
@@ -642,13 +642,13 @@ private:
   }
 
   Error copyPiece(SafetensorsStreamWriter &writer,
-                  ArrayRef<const CheckpointTensor *> inputs,
+                  ArrayRef<const CheckpointEntry *> inputs,
                   const Piece &piece) {
     const SafetensorsStreamWriter::Tensor &tensor = piece.tensor;
     const int64_t begin = piece.begin;
     ArrayRef<char> first = piece.of(inputs.front());
     const size_t elementSize = getDTypeSize(tensor.dtype);
-    for (const CheckpointTensor *input : inputs.drop_front()) {
+    for (const CheckpointEntry *input : inputs.drop_front()) {
       ArrayRef<char> bytes = piece.of(input);
       summary.bytesRead += bytes.size();
       if (std::memcmp(first.data(), bytes.data(), bytes.size()) != 0) {

@@ -15,8 +15,6 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
-#include <set>
-
 using namespace llvm;
 using namespace qwha;
 
@@ -30,26 +28,6 @@ static std::string joinPath(StringRef directory, StringRef name) {
   return std::string(path);
 }
 
-static constexpr StringLiteral kSingleFile = "model.safetensors";
-static constexpr StringLiteral kIndexFile = "model.safetensors.index.json";
-
-Error Checkpoint::openFile(StringRef file, StringRef shard) {
-  Expected<SafetensorsFile> opened = SafetensorsFile::open(file);
-  if (!opened)
-    return opened.takeError();
-  files.push_back(std::make_unique<SafetensorsFile>(std::move(*opened)));
-  const SafetensorsFile *owner = files.back().get();
-  for (const TensorView &view : owner->getTensors()) {
-    auto [it, inserted] = tensors.try_emplace(
-        view.name, CheckpointTensor{&view, owner, shard.str()});
-    if (!inserted)
-      return makeError("checkpoint '" + path + "': tensor '" + view.name +
-                       "' is in two shards, '" + it->second.shard + "' and '" +
-                       shard + "'");
-  }
-  return Error::success();
-}
-
 Expected<Checkpoint> Checkpoint::open(StringRef path) {
   Checkpoint result;
   result.path = path.str();
@@ -57,75 +35,47 @@ Expected<Checkpoint> Checkpoint::open(StringRef path) {
   if (std::error_code ec = sys::fs::status(path, status))
     return createStringError(ec, "cannot open checkpoint '%s': %s",
                              path.str().c_str(), ec.message().c_str());
+
   if (!sys::fs::is_directory(status)) {
-    if (Error error = result.openFile(path, sys::path::filename(path)))
-      return std::move(error);
+    Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+    if (!file)
+      return file.takeError();
+    result.single = std::make_unique<SafetensorsFile>(std::move(*file));
+    std::string name = sys::path::filename(path).str();
+    for (const TensorView &view : result.single->getTensors())
+      result.tensors[view.name] =
+          CheckpointEntry{&view, result.single.get(), name};
     return std::move(result);
   }
 
-  result.directory = true;
-  std::string single = joinPath(path, kSingleFile);
-  if (sys::fs::exists(single)) {
-    if (Error error = result.openFile(single, kSingleFile))
-      return std::move(error);
-    return std::move(result);
-  }
-  std::string index = joinPath(path, kIndexFile);
-  if (!sys::fs::exists(index))
-    return makeError("'" + path + "' is not a checkpoint: it has neither " +
-                     kSingleFile + " nor " + kIndexFile);
-
-  result.sharded = true;
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(index);
-  if (!buffer)
-    return createStringError(buffer.getError(), "cannot read '%s': %s",
-                             index.c_str(),
-                             buffer.getError().message().c_str());
-  Expected<json::Value> json = json::parse((*buffer)->getBuffer());
-  if (!json)
-    return makeError("'" + index +
-                     "' is not valid JSON: " + toString(json.takeError()));
-  const json::Object *map = json->getAsObject()
-                                ? json->getAsObject()->getObject("weight_map")
-                                : nullptr;
-  if (!map)
-    return makeError("'" + index + "' has no 'weight_map' object");
-  // Sorted, so that of several problems the same one is reported.
-  std::map<std::string, std::string> listed;
-  for (const auto &[name, value] : *map) {
-    std::optional<StringRef> shard = value.getAsString();
-    // A shard elsewhere would make the checkpoint depend on files outside
-    // it, and the output could not reproduce its layout.
-    if (!shard || shard->empty() || sys::path::has_parent_path(*shard) ||
-        *shard == "." || *shard == "..")
-      return makeError("'" + index + "': tensor '" + name.str() +
-                       "' maps to an invalid shard name");
-    listed[name.str()] = shard->str();
-  }
-  std::set<std::string> shards;
-  for (const auto &entry : listed)
-    shards.insert(entry.second);
-  for (const std::string &shard : shards)
-    if (Error error = result.openFile(joinPath(path, shard), shard))
-      return std::move(error);
-  for (const auto &[name, shard] : listed) {
-    const CheckpointTensor *tensor = result.find(name);
-    if (!tensor || tensor->shard != shard)
-      return makeError("'" + index + "': tensor '" + name + "' maps to '" +
-                       shard + "', which does not hold it");
+  Expected<CheckpointTensors> opened = CheckpointTensors::open(path);
+  if (!opened)
+    return opened.takeError();
+  result.directory.emplace(std::move(*opened));
+  // CheckpointTensors reads the index whenever there is one.
+  result.sharded =
+      sys::fs::exists(joinPath(path, "model.safetensors.index.json"));
+  for (const auto &[name, view] : result.directory->getTensors()) {
+    const SafetensorsFile &file = result.directory->getSafetensorsFile(*view);
+    result.tensors[name] =
+        CheckpointEntry{view, &file, sys::path::filename(file.getPath()).str()};
   }
   return std::move(result);
 }
 
-const CheckpointTensor *Checkpoint::find(StringRef name) const {
+const CheckpointEntry *Checkpoint::find(StringRef name) const {
   auto it = tensors.find(name.str());
   return it == tensors.end() ? nullptr : &it->second;
 }
 
 const std::map<std::string, std::string> &Checkpoint::getMetadata() const {
   static const std::map<std::string, std::string> none;
-  // Files are opened in shard name order.
-  return files.empty() ? none : files.front()->getMetadata();
+  if (single)
+    return single->getMetadata();
+  // CheckpointTensors opens shards in file name order.
+  return directory->getFiles().empty()
+             ? none
+             : directory->getFiles().front()->getMetadata();
 }
 
 bool qwha::isWeightOrStateFile(StringRef name) {
@@ -141,7 +91,7 @@ bool qwha::isWeightOrStateFile(StringRef name) {
 
 Expected<std::vector<std::string>> Checkpoint::listModelFiles() const {
   std::vector<std::string> names;
-  if (!directory)
+  if (!isDirectory())
     return names;
   std::error_code ec;
   for (sys::fs::directory_iterator it(path, ec), end; it != end && !ec;

@@ -7,14 +7,17 @@
 // A checkpoint as Hugging Face tools save it during training: a directory
 // holding model.safetensors, or shards listed by model.safetensors.index.json,
 // beside config.json, tokenizer files and training state; or a single
-// .safetensors file. Its tensors are memory-mapped and validated by
-// SafetensorsFile and looked up by name across shards.
+// .safetensors file. Directories are read by CheckpointTensors
+// (qwha/Support/Checkpoint.h), as the importer and qwha-load-gptq read
+// them; this adds single files, where each tensor lives (for an output laid
+// out the same way), the model files beside the weights, and training steps.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QWHA_CHECKPOINT_CHECKPOINT_H
 #define QWHA_CHECKPOINT_CHECKPOINT_H
 
+#include "qwha/Support/Checkpoint.h"
 #include "qwha/Support/Safetensors.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -23,13 +26,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace qwha {
 
 /// One tensor of a checkpoint and the file that holds it.
-struct CheckpointTensor {
+struct CheckpointEntry {
   const TensorView *view;
   const SafetensorsFile *file;
   /// The file's name inside the checkpoint ("model.safetensors",
@@ -40,12 +44,10 @@ struct CheckpointTensor {
 
 class Checkpoint {
 public:
-  /// Opens a directory (model.safetensors if present, as Hugging Face
-  /// loaders prefer it, else the shards of model.safetensors.index.json) or
-  /// a safetensors file. Errors name the path, and the index or shard at
-  /// fault: an index that is not JSON or has no weight_map, a shard name
-  /// with a directory in it, a listed tensor missing from its shard, a
-  /// tensor in two shards.
+  /// Opens a directory with CheckpointTensors (the shards of
+  /// model.safetensors.index.json if there is one, else model.safetensors)
+  /// or a safetensors file. Errors name the path, and the index or shard at
+  /// fault.
   static llvm::Expected<Checkpoint> open(llvm::StringRef path);
 
   Checkpoint(Checkpoint &&) = default;
@@ -53,15 +55,15 @@ public:
 
   /// The path given to open().
   llvm::StringRef getPath() const { return path; }
-  bool isDirectory() const { return directory; }
+  bool isDirectory() const { return directory.has_value(); }
   /// Whether the tensors come from the shards of an index.
   bool isSharded() const { return sharded; }
   /// Every tensor, in bytewise name order.
-  const std::map<std::string, CheckpointTensor> &getTensors() const {
+  const std::map<std::string, CheckpointEntry> &getTensors() const {
     return tensors;
   }
   /// nullptr if absent.
-  const CheckpointTensor *find(llvm::StringRef name) const;
+  const CheckpointEntry *find(llvm::StringRef name) const;
   /// The safetensors metadata of the first file (in shard name order):
   /// where frameworks record {"format": "pt"}, which loaders check.
   const std::map<std::string, std::string> &getMetadata() const;
@@ -74,13 +76,13 @@ public:
 
 private:
   Checkpoint() = default;
-  llvm::Error openFile(llvm::StringRef file, llvm::StringRef shard);
 
   std::string path;
-  bool directory = false;
+  /// A directory's tensors, or a single file.
+  std::optional<CheckpointTensors> directory;
+  std::unique_ptr<SafetensorsFile> single;
   bool sharded = false;
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, CheckpointTensor> tensors;
+  std::map<std::string, CheckpointEntry> tensors;
 };
 
 /// Whether a file of a checkpoint directory holds weights or training state
