@@ -45,7 +45,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.qwha_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["qwha-opt", "qwha-calibrate", "qwha-export-gptq", "qwha-compile",
-     "qwha-import", "mlir-opt", "mlir-runner", "mlir-translate"], tool_dirs)
+     "qwha-import", "qwha-average", "mlir-opt", "mlir-runner",
+     "mlir-translate"], tool_dirs)
 config.substitutions.append(("%python", sys.executable))
 # The ctypes example needs numpy (scripts/common.sh installs it).
 if subprocess.run([sys.executable, "-c", "import numpy"],

@@ -122,3 +122,8 @@ CheckpointTensors::get(llvm::StringRef name) const {
 llvm::StringRef CheckpointTensors::getFile(const TensorView &tensor) const {
   return files[fileIndex.at(&tensor)]->getPath();
 }
+
+const SafetensorsFile &
+CheckpointTensors::getSafetensorsFile(const TensorView &tensor) const {
+  return *files[fileIndex.at(&tensor)];
+}

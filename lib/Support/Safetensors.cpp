@@ -15,11 +15,17 @@
 #include "llvm/Support/Errc.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Process.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <tuple>
+
+#if LLVM_ON_UNIX
+#include <sys/mman.h>
+#endif
 
 using namespace llvm;
 using namespace qwha;
@@ -454,6 +460,41 @@ Expected<const TensorView &> SafetensorsFile::get(StringRef name) const {
                            getPath().str().c_str());
 }
 
+void SafetensorsFile::dropResidentPages(ArrayRef<char> bytes) const {
+#if LLVM_ON_UNIX
+  if (bytes.empty() ||
+      buffer->getBufferKind() != MemoryBuffer::MemoryBuffer_MMap)
+    return;
+  StringRef whole = buffer->getBuffer();
+  assert(bytes.data() >= whole.begin() && bytes.end() <= whole.end() &&
+         "range outside the file");
+  // A read fault may map more than the page read: Linux maps pages around
+  // it that are in the page cache ("fault-around"), since 6.18 whole large
+  // folios of up to 2 MiB. Pages of the range dropped earlier would come
+  // back that way and stay, so the neighbourhood is dropped too.
+  constexpr uintptr_t kNeighbourhood = uintptr_t(2) << 20;
+  const uintptr_t page = sys::Process::getPageSizeEstimate();
+  auto down = [&](uintptr_t p) { return p & ~(page - 1); };
+  auto up = [&](uintptr_t p) { return (p + page - 1) & ~(page - 1); };
+  // Whole pages, clipped to those the mapping covers (the kernel maps
+  // whole pages, so the partial pages at either end of the file are mapped
+  // too).
+  const uintptr_t first = uintptr_t(whole.begin()),
+                  last = uintptr_t(whole.end());
+  uintptr_t from = uintptr_t(bytes.data()), to = uintptr_t(bytes.end());
+  from = from - first > kNeighbourhood ? from - kNeighbourhood : first;
+  to = last - to > kNeighbourhood ? to + kNeighbourhood : last;
+  uintptr_t begin = std::max(down(from), down(first));
+  uintptr_t end = std::min(up(to), up(last));
+  // Advice only: if it fails, the pages stay resident and nothing is wrong.
+  if (begin < end)
+    (void)::madvise(reinterpret_cast<void *>(begin), end - begin,
+                    MADV_DONTNEED);
+#else
+  (void)bytes;
+#endif
+}
+
 //===----------------------------------------------------------------------===//
 // Element conversion
 //===----------------------------------------------------------------------===//
@@ -607,6 +648,28 @@ uint16_t qwha::floatToBFloat16Bits(float value) {
   return uint16_t(bits >> 16);
 }
 
+float qwha::roundToOddFloat(double value) {
+  float nearest = float(value);
+  if (double(nearest) == value || std::isnan(value))
+    return nearest;
+  uint32_t bits = llvm::bit_cast<uint32_t>(nearest);
+  // Round to nearest went away from zero: step back one unit in the last
+  // place (from infinity this gives the largest float, as it should).
+  if (std::fabs(double(nearest)) > std::fabs(value))
+    --bits;
+  // Inexact: the sticky last bit tells a later rounding that the value lies
+  // strictly between two floats, so a tie there is no tie.
+  return llvm::bit_cast<float>(bits | 1);
+}
+
+uint16_t qwha::doubleToHalfBits(double value) {
+  return floatToHalfBits(roundToOddFloat(value));
+}
+
+uint16_t qwha::doubleToBFloat16Bits(double value) {
+  return floatToBFloat16Bits(roundToOddFloat(value));
+}
+
 float qwha::halfBitsToFloat(uint16_t bits) {
   uint32_t sign = uint32_t(bits & 0x8000) << 16;
   uint32_t exponent = (bits >> 10) & 0x1f;
@@ -630,8 +693,11 @@ float qwha::bfloat16BitsToFloat(uint16_t bits) {
 // SafetensorsWriter
 //===----------------------------------------------------------------------===//
 
-Error SafetensorsWriter::add(StringRef name, DType dtype,
-                             ArrayRef<int64_t> shape, ArrayRef<char> data) {
+/// The rules every declared tensor follows, for both writers; returns the
+/// tensor's byte size. `known` says whether a name was declared already.
+static Expected<int64_t> checkDeclaration(StringRef name, DType dtype,
+                                          ArrayRef<int64_t> shape,
+                                          function_ref<bool(StringRef)> known) {
   if (name.empty())
     return makeError("tensor name is empty");
   if (name == kMetadataKey)
@@ -639,7 +705,7 @@ Error SafetensorsWriter::add(StringRef name, DType dtype,
   // llvm::json would silently replace invalid bytes when serializing.
   if (!json::isUTF8(name))
     return makeError("tensor name '" + name + "' is not valid UTF-8");
-  if (entries.count(name.str()))
+  if (known(name))
     return makeError("tensor '" + name + "' is added twice");
   for (auto [index, dim] : llvm::enumerate(shape))
     if (dim < 0)
@@ -649,20 +715,26 @@ Error SafetensorsWriter::add(StringRef name, DType dtype,
   if (!bytes)
     return makeError("tensor '" + name + "': shape " + formatShape(shape) +
                      " has too many elements (64-bit overflow)");
-  if (uint64_t(*bytes) != data.size())
-    return makeError("tensor '" + name + "': data has " + Twine(data.size()) +
-                     " bytes but shape " + formatShape(shape) + " of dtype " +
-                     getDTypeName(dtype) + " needs " + Twine(*bytes));
-  entries[name.str()] = Entry{dtype, SmallVector<int64_t>(shape),
-                              std::vector<char>(data.begin(), data.end())};
-  return Error::success();
+  return *bytes;
 }
 
-void SafetensorsWriter::setMetadata(StringRef key, StringRef value) {
-  metadata[key.str()] = value.str();
-}
+namespace {
+/// What the header says about one tensor.
+struct HeaderEntry {
+  StringRef name;
+  DType dtype;
+  ArrayRef<int64_t> shape;
+  uint64_t size;
+};
+} // namespace
 
-Error SafetensorsWriter::write(raw_ostream &os) const {
+/// The header of a file holding `entries` (in bytewise name order, which
+/// fixes the data layout) and `metadata`: the 8-byte size, then the JSON
+/// text padded with spaces to a multiple of 8. Shared by both writers, so
+/// that their files cannot differ.
+static Expected<std::string>
+buildHeader(ArrayRef<HeaderEntry> entries,
+            const std::map<std::string, std::string> &metadata) {
   json::Object header;
   if (!metadata.empty()) {
     json::Object object;
@@ -677,16 +749,16 @@ Error SafetensorsWriter::write(raw_ostream &os) const {
     header[kMetadataKey] = std::move(object);
   }
 
-  // std::map iterates in bytewise name order, which fixes the data layout.
   int64_t offset = 0;
-  for (const auto &[name, entry] : entries) {
+  for (const HeaderEntry &entry : entries) {
     json::Array shape;
     for (int64_t dim : entry.shape)
       shape.push_back(dim);
     int64_t end;
-    if (AddOverflow(offset, int64_t(entry.data.size()), end))
+    if (entry.size > uint64_t(std::numeric_limits<int64_t>::max()) ||
+        AddOverflow(offset, int64_t(entry.size), end))
       return makeError("total tensor data exceeds 2^63 bytes");
-    header[name] = json::Object{
+    header[entry.name] = json::Object{
         {"dtype", getDTypeName(entry.dtype)},
         {"shape", std::move(shape)},
         {"data_offsets", json::Array{offset, end}},
@@ -702,8 +774,40 @@ Error SafetensorsWriter::write(raw_ostream &os) const {
 
   char size[8];
   support::endian::write64le(size, text.size());
-  os.write(size, sizeof(size));
-  os << text;
+  return std::string(size, sizeof(size)) + text;
+}
+
+Error SafetensorsWriter::add(StringRef name, DType dtype,
+                             ArrayRef<int64_t> shape, ArrayRef<char> data) {
+  Expected<int64_t> bytes =
+      checkDeclaration(name, dtype, shape, [&](StringRef existing) {
+        return entries.count(existing.str()) != 0;
+      });
+  if (!bytes)
+    return bytes.takeError();
+  if (uint64_t(*bytes) != data.size())
+    return makeError("tensor '" + name + "': data has " + Twine(data.size()) +
+                     " bytes but shape " + formatShape(shape) + " of dtype " +
+                     getDTypeName(dtype) + " needs " + Twine(*bytes));
+  entries[name.str()] = Entry{dtype, SmallVector<int64_t>(shape),
+                              std::vector<char>(data.begin(), data.end())};
+  return Error::success();
+}
+
+void SafetensorsWriter::setMetadata(StringRef key, StringRef value) {
+  metadata[key.str()] = value.str();
+}
+
+Error SafetensorsWriter::write(raw_ostream &os) const {
+  // std::map iterates in bytewise name order, which fixes the data layout.
+  std::vector<HeaderEntry> headerEntries;
+  for (const auto &[name, entry] : entries)
+    headerEntries.push_back(
+        {name, entry.dtype, entry.shape, uint64_t(entry.data.size())});
+  Expected<std::string> header = buildHeader(headerEntries, metadata);
+  if (!header)
+    return header.takeError();
+  os << *header;
   for (const auto &entry : llvm::make_second_range(entries))
     os.write(entry.data.data(), entry.data.size());
   return Error::success();
@@ -711,4 +815,183 @@ Error SafetensorsWriter::write(raw_ostream &os) const {
 
 Error SafetensorsWriter::writeFile(StringRef path) const {
   return writeFileAtomically(path, [&](raw_ostream &os) { return write(os); });
+}
+
+//===----------------------------------------------------------------------===//
+// SafetensorsStreamWriter
+//===----------------------------------------------------------------------===//
+
+SafetensorsStreamWriter::SafetensorsStreamWriter() = default;
+SafetensorsStreamWriter::SafetensorsStreamWriter(
+    SafetensorsStreamWriter &&other) {
+  *this = std::move(other);
+}
+SafetensorsStreamWriter &
+SafetensorsStreamWriter::operator=(SafetensorsStreamWriter &&other) {
+  if (this != &other) {
+    discard();
+    declared = std::move(other.declared);
+    metadata = std::move(other.metadata);
+    tensors = std::move(other.tensors);
+    path = std::move(other.path);
+    temp = std::move(other.temp);
+    other.temp.reset();
+    os = std::move(other.os);
+    current = other.current;
+    currentBytes = other.currentBytes;
+    expectedFileSize = other.expectedFileSize;
+    failed = other.failed;
+  }
+  return *this;
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() { discard(); }
+
+Error SafetensorsStreamWriter::declare(StringRef name, DType dtype,
+                                       ArrayRef<int64_t> shape) {
+  if (temp || failed)
+    return makeError("tensor '" + name +
+                     "' declared after the header was written");
+  Expected<int64_t> bytes =
+      checkDeclaration(name, dtype, shape, [&](StringRef existing) {
+        return declared.count(existing.str()) != 0;
+      });
+  if (!bytes)
+    return bytes.takeError();
+  declared[name.str()] =
+      Tensor{name.str(), dtype, SmallVector<int64_t>(shape), uint64_t(*bytes)};
+  return Error::success();
+}
+
+void SafetensorsStreamWriter::setMetadata(StringRef key, StringRef value) {
+  assert(!temp && "metadata set after the header was written");
+  metadata[key.str()] = value.str();
+}
+
+Error SafetensorsStreamWriter::fail(const Twine &message) {
+  failed = true;
+  std::string text = message.str();
+  discard();
+  return makeError("cannot write '" + path + "': " + text);
+}
+
+Error SafetensorsStreamWriter::begin(StringRef outputPath) {
+  if (temp || failed)
+    return makeError("cannot write '" + outputPath +
+                     "': the writer was already started");
+  path = outputPath.str();
+  // std::map iterates in bytewise name order, as SafetensorsWriter lays
+  // tensors out.
+  for (auto &entry : llvm::make_second_range(declared))
+    tensors.push_back(std::move(entry));
+  declared.clear();
+
+  std::vector<HeaderEntry> headerEntries;
+  uint64_t dataSize = 0;
+  for (const Tensor &tensor : tensors) {
+    headerEntries.push_back(
+        {tensor.name, tensor.dtype, tensor.shape, tensor.size});
+    dataSize += tensor.size;
+  }
+  Expected<std::string> header = buildHeader(headerEntries, metadata);
+  if (!header)
+    return fail(toString(header.takeError()));
+  expectedFileSize = header->size() + dataSize;
+
+  // Same directory as `path`, so that the final rename never crosses file
+  // systems; TempFile also removes the file if the process dies from a
+  // signal meanwhile.
+  Expected<sys::fs::TempFile> file =
+      sys::fs::TempFile::create(path + ".tmp-%%%%%%%%");
+  if (!file)
+    return fail(toString(file.takeError()));
+  temp.emplace(std::move(*file));
+  os = std::make_unique<raw_fd_ostream>(temp->FD, /*shouldClose=*/false);
+  *os << *header;
+  current = 0;
+  currentBytes = 0;
+  return Error::success();
+}
+
+Error SafetensorsStreamWriter::write(StringRef name, ArrayRef<char> bytes) {
+  if (!temp)
+    return makeError("cannot write tensor '" + name + "' to '" + path +
+                     "': the writer is not started or has failed");
+  // The next tensor may start once the current one is complete; zero-size
+  // tensors in between are complete from the start.
+  while (current < tensors.size() && tensors[current].name != name &&
+         currentBytes == tensors[current].size) {
+    ++current;
+    currentBytes = 0;
+  }
+  if (current == tensors.size() || tensors[current].name != name) {
+    auto it = llvm::find_if(
+        tensors, [&](const Tensor &tensor) { return tensor.name == name; });
+    if (it == tensors.end())
+      return fail("tensor '" + name + "' was not declared");
+    if (current == tensors.size() || it < tensors.begin() + current)
+      return fail("tensor '" + name + "' is written after its data ended");
+    const Tensor &open = tensors[current];
+    return fail("tensor '" + name + "' is written before tensor '" + open.name +
+                "' is complete (" + Twine(currentBytes) + " of " +
+                Twine(open.size) + " bytes)");
+  }
+  const Tensor &tensor = tensors[current];
+  if (bytes.size() > tensor.size - currentBytes)
+    return fail("tensor '" + name + "' gets " +
+                Twine(currentBytes + bytes.size()) +
+                " bytes, its header entry announced " + Twine(tensor.size));
+  os->write(bytes.data(), bytes.size());
+  currentBytes += bytes.size();
+  if (os->has_error()) {
+    std::error_code ec = os->error();
+    os->clear_error();
+    return fail("tensor '" + name + "': " + ec.message());
+  }
+  return Error::success();
+}
+
+Error SafetensorsStreamWriter::finish() {
+  if (!temp)
+    return makeError("cannot write '" + path +
+                     "': the writer is not started or has failed");
+  for (size_t i = current; i < tensors.size(); ++i) {
+    uint64_t written = i == current ? currentBytes : 0;
+    if (written != tensors[i].size)
+      return fail("tensor '" + tensors[i].name + "' got " + Twine(written) +
+                  " of the " + Twine(tensors[i].size) +
+                  " bytes its header entry announced");
+  }
+  os->flush();
+  if (os->has_error()) {
+    std::error_code ec = os->error();
+    os->clear_error();
+    return fail(ec.message());
+  }
+  // The counts above are this class's own; the file's size is what readers
+  // will see, so check that too.
+  uint64_t fileSize = os->tell();
+  os.reset();
+  if (fileSize != expectedFileSize)
+    return fail("wrote " + Twine(fileSize) + " bytes, the header implies " +
+                Twine(expectedFileSize));
+  Error keepError = temp->keep(path);
+  temp.reset();
+  if (keepError) {
+    failed = true;
+    return makeError("cannot write '" + path +
+                     "': " + toString(std::move(keepError)));
+  }
+  tensors.clear();
+  return Error::success();
+}
+
+void SafetensorsStreamWriter::discard() {
+  os.reset();
+  if (temp) {
+    // Nothing useful to do if the temporary cannot be removed: the path is
+    // untouched either way, and TempFile names are unique.
+    consumeError(temp->discard());
+    temp.reset();
+  }
 }

@@ -45,6 +45,13 @@ public:
   llvm::Expected<const TensorView &> get(llvm::StringRef name) const;
   /// The file holding `tensor` (which must come from this checkpoint).
   llvm::StringRef getFile(const TensorView &tensor) const;
+  /// The same file, opened: for its metadata, or to drop the pages of a
+  /// tensor once read (SafetensorsFile::dropResidentPages).
+  const SafetensorsFile &getSafetensorsFile(const TensorView &tensor) const;
+  /// Every file, in the order opened (shards in file name order).
+  const std::vector<std::unique_ptr<SafetensorsFile>> &getFiles() const {
+    return files;
+  }
   /// Every tensor, by name.
   const std::map<std::string, const TensorView *> &getTensors() const {
     return byName;
