@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 using namespace qwha::quant;
@@ -119,5 +120,43 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
       packed.scales[g * packed.paddedRows + n] = range * scale;
       packed.offsets[g * packed.paddedRows + n] = -(zero + range) * scale;
     }
+  return packed;
+}
+
+llvm::Expected<CpuPackedWeight>
+qwha::quant::packFloatForCpu(int64_t rows, int64_t cols,
+                             llvm::ArrayRef<float> weight, int64_t lanes) {
+  if (lanes <= 0 || lanes > 64 || (lanes & (lanes - 1)))
+    return llvm::createStringError("lanes must be a power of two in [1, 64], "
+                                   "got " +
+                                   std::to_string(lanes));
+  if (rows <= 0 || cols <= 0 || int64_t(weight.size()) != rows * cols)
+    return llvm::createStringError(
+        "a " + std::to_string(rows) + "x" + std::to_string(cols) +
+        " weight needs " + std::to_string(rows * cols) + " values, got " +
+        std::to_string(weight.size()));
+  CpuPackedWeight packed;
+  packed.layout = CpuKernelLayout{32, lanes};
+  packed.rows = rows;
+  packed.cols = cols;
+  packed.numGroups = 1;
+  packed.groupStride = cols;
+  packed.paddedRows = (rows + lanes - 1) / lanes * lanes;
+  const int64_t blocks = packed.paddedRows / lanes;
+  packed.codes.assign(blocks * cols * lanes, 0);
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t k = 0; k < cols; ++k) {
+      float value = weight[n * cols + k];
+      if (!std::isfinite(value))
+        return llvm::createStringError(
+            "the weight has a non-finite value at [" + std::to_string(n) +
+            ", " + std::to_string(k) + "]");
+      uint32_t bits;
+      std::memcpy(&bits, &value, sizeof(bits));
+      packed.codes[(n / lanes * cols + k) * lanes + n % lanes] = bits;
+    }
+  packed.scales.assign(packed.paddedRows, 0.0f);
+  std::fill(packed.scales.begin(), packed.scales.begin() + rows, 1.0f);
+  packed.offsets.assign(packed.paddedRows, 0.0f);
   return packed;
 }

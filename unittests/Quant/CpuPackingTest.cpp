@@ -255,4 +255,47 @@ TEST(CpuPackingTest, RejectsBadLayoutsAndWeights) {
             "code 16 at index 5 does not fit in 4 bits");
 }
 
+TEST(CpuPackingTest, FloatWeightsKeepTheirBitsLaneByLane) {
+  // 5 x 3 weight, 4 lanes: two blocks, the second with three padding lanes.
+  const int64_t rows = 5, cols = 3, lanes = 4;
+  std::vector<float> weight(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i)
+    weight[i] = 0.25f * float(i) - 1.0f;
+  auto packed = packFloatForCpu(rows, cols, weight, lanes);
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_EQ(packed->layout.bits, 32u);
+  EXPECT_EQ(packed->layout.getChunkColumns(), 1);
+  EXPECT_EQ(packed->numGroups, 1);
+  EXPECT_EQ(packed->groupStride, cols);
+  EXPECT_EQ(packed->paddedRows, 8);
+  EXPECT_TRUE(packed->columnOf.empty());
+  ASSERT_EQ(packed->codes.size(), size_t(2 * cols * lanes));
+  // Word (block * K + k) * lanes + lane holds W[block * lanes + lane, k].
+  for (int64_t n = 0; n < 8; ++n)
+    for (int64_t k = 0; k < cols; ++k) {
+      uint32_t word = packed->codes[(n / lanes * cols + k) * lanes + n % lanes];
+      float value;
+      std::memcpy(&value, &word, sizeof(value));
+      EXPECT_EQ(value, n < rows ? weight[n * cols + k] : 0.0f)
+          << "n=" << n << " k=" << k;
+    }
+  EXPECT_EQ(packed->scales,
+            std::vector<float>({1, 1, 1, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(packed->offsets, std::vector<float>(8, 0.0f));
+
+  weight[4] = std::numeric_limits<float>::infinity();
+  auto bad = packFloatForCpu(rows, cols, weight, lanes);
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "the weight has a non-finite value at [1, 1]");
+  auto badLanes = packFloatForCpu(rows, cols, weight, 6);
+  ASSERT_FALSE(bool(badLanes));
+  EXPECT_EQ(llvm::toString(badLanes.takeError()),
+            "lanes must be a power of two in [1, 64], got 6");
+  auto badSize = packFloatForCpu(rows, cols + 1, weight, lanes);
+  ASSERT_FALSE(bool(badSize));
+  EXPECT_EQ(llvm::toString(badSize.takeError()),
+            "a 5x4 weight needs 20 values, got 15");
+}
+
 } // namespace

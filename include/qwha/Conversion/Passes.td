@@ -79,6 +79,12 @@ def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
       weight, `gemv-blocks` streams at a time, `prefetch-distance` bytes
       prefetched ahead of each).
 
+    Float layers (`qwha.linear` with a constant weight and an f32 input)
+    take the same kernels with the weight stored as 32-bit "codes" that are
+    float bits (one column per chunk, scale 1, offset 0), so that a float
+    model compiled by this pipeline is a fair baseline for its quantized
+    versions.
+
     `qwha.fwht` on f32 becomes a kernel of vectorized butterflies (and an
     H_m product for sizes 2^n m); `qwha.sparse_linear` with a constant CSR
     matrix becomes a kernel that puts tiles of input rows in the vector lanes

@@ -47,6 +47,7 @@
 
 #include "qwha/Quant/QuantizedWeight.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -54,7 +55,9 @@
 
 namespace qwha::quant {
 
-/// The shape of the layout: code width and output rows per vector.
+/// The shape of the layout: code width and output rows per vector. Width
+/// 32 holds float weights: one column per chunk, each word a float's bits,
+/// used as is (scale 1, offset 0), so float layers share the kernels.
 struct CpuKernelLayout {
   unsigned bits = 4;
   int64_t lanes = 16;
@@ -102,6 +105,13 @@ struct CpuPackedWeight {
 /// first non-finite scale or zero point.
 llvm::Expected<CpuPackedWeight> packForCpu(const QuantizedWeightView &weight,
                                            const CpuKernelLayout &layout);
+
+/// Packs a float weight [rows, cols] (row-major) in the 32-bit layout: one
+/// group, scales 1 (0 for padding rows), offsets 0. Error naming the first
+/// non-finite element, or the lane count.
+llvm::Expected<CpuPackedWeight> packFloatForCpu(int64_t rows, int64_t cols,
+                                                llvm::ArrayRef<float> weight,
+                                                int64_t lanes);
 
 } // namespace qwha::quant
 

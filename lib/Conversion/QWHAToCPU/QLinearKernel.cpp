@@ -148,6 +148,8 @@ FunctionType KernelBuilder::getFunctionType(MLIRContext *context) const {
 Value KernelBuilder::unpack(ImplicitLocOpBuilder &b, ArrayRef<Value> planes,
                             int64_t i) {
   const unsigned bits = spec.layout.bits;
+  if (bits == 32)
+    return vector::BitCastOp::create(b, floatVector, planes[0]);
   // The field at bit `from` of each word, moved to bit `to` and masked.
   auto field = [&](Value words, int64_t from, int64_t to, unsigned width) {
     Value v = words;

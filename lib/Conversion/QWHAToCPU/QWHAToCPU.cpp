@@ -192,6 +192,11 @@ struct ConvertQWHAToCPUPass
 private:
   LogicalResult checkOptions();
   LogicalResult lowerQLinear(QLinearOp op, SymbolTable &symbols);
+  LogicalResult lowerLinear(LinearOp op, SymbolTable &symbols);
+  /// The globals of `packed` and the call of its kernel in place of `op`.
+  void replaceWithKernelCall(Operation *op, StringRef name, Value input,
+                             const quant::CpuPackedWeight &packed,
+                             SymbolTable &symbols);
   void lowerFWHT(FWHTOp op, SymbolTable &symbols);
   LogicalResult lowerSparseLinear(SparseLinearOp op, SymbolTable &symbols);
 };
@@ -243,29 +248,52 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
            << op.getName()
            << "' for the CPU: " << llvm::toString(packed.takeError());
 
+  replaceWithKernelCall(op, op.getName(), op.getInput(), *packed, symbols);
+  return success();
+}
+
+LogicalResult ConvertQWHAToCPUPass::lowerLinear(LinearOp op,
+                                                SymbolTable &symbols) {
+  RankedTensorType type = op.getWeight().getType();
+  FailureOr<std::vector<float>> weight =
+      readConstantFloats(op.getWeight(), op, "weight");
+  if (failed(weight))
+    return failure();
+  llvm::Expected<quant::CpuPackedWeight> packed = quant::packFloatForCpu(
+      type.getDimSize(0), type.getDimSize(1), *weight, vectorWidth);
+  if (!packed)
+    return op.emitOpError("cannot pack the weight of layer '")
+           << op.getName()
+           << "' for the CPU: " << llvm::toString(packed.takeError());
+  replaceWithKernelCall(op, op.getName(), op.getInput(), *packed, symbols);
+  return success();
+}
+
+void ConvertQWHAToCPUPass::replaceWithKernelCall(
+    Operation *op, StringRef name, Value input,
+    const quant::CpuPackedWeight &packed, SymbolTable &symbols) {
   QLinearKernelSpec spec = QLinearKernelSpec::get(
-      *packed, gemmRows, gemmBlocks, gemvBlocks, prefetchDistance, threads);
+      packed, gemmRows, gemmBlocks, gemvBlocks, prefetchDistance, threads);
   func::FuncOp kernel = getOrCreateQLinearKernel(getOperation(), spec);
 
   OpBuilder b(op);
-  Location loc = op.getLoc();
-  std::string prefix = ("__qwha_cpu_" + op.getName()).str();
+  Location loc = op->getLoc();
+  std::string prefix = ("__qwha_cpu_" + name).str();
   SmallVector<Value> weights = {
       createGlobal(b, loc, symbols, prefix + "_codes", b.getI32Type(),
-                   asBytes(packed->codes)),
+                   asBytes(packed.codes)),
       createGlobal(b, loc, symbols, prefix + "_scales", b.getF32Type(),
-                   asBytes(packed->scales)),
+                   asBytes(packed.scales)),
       createGlobal(b, loc, symbols, prefix + "_offsets", b.getF32Type(),
-                   asBytes(packed->offsets))};
+                   asBytes(packed.offsets))};
   if (spec.gathersColumns)
     weights.push_back(createGlobal(b, loc, symbols, prefix + "_columns",
-                                   b.getI32Type(), asBytes(packed->columnOf)));
-  Value result =
-      callRowKernel(b, loc, kernel, op.getInput(), weights,
-                    spec.getWorkspaceSize(), op.getResult().getType());
-  op.replaceAllUsesWith(result);
-  op.erase();
-  return success();
+                                   b.getI32Type(), asBytes(packed.columnOf)));
+  Value result = callRowKernel(b, loc, kernel, input, weights,
+                               spec.getWorkspaceSize(),
+                               cast<RankedTensorType>(op->getResult(0).getType()));
+  op->getResult(0).replaceAllUsesWith(result);
+  op->erase();
 }
 
 void ConvertQWHAToCPUPass::lowerFWHT(FWHTOp op, SymbolTable &symbols) {
@@ -404,6 +432,24 @@ void ConvertQWHAToCPUPass::runOnOperation() {
       continue;
     }
     if (failed(lowerQLinear(op, symbols)))
+      return signalPassFailure();
+  }
+
+  SmallVector<LinearOp> floatLayers;
+  module.walk([&](LinearOp op) { floatLayers.push_back(op); });
+  for (LinearOp op : floatLayers) {
+    std::string reason;
+    if (!op.getInput().getType().getElementType().isF32())
+      reason = "the input is not f32";
+    else if (!op.getWeight().getType().getElementType().isF32())
+      reason = "the weight is not f32";
+    else if (!matchPattern(op.getWeight(), m_Constant()))
+      reason = "its weight is not constant";
+    if (!reason.empty()) {
+      explain(op, reason);
+      continue;
+    }
+    if (failed(lowerLinear(op, symbols)))
       return signalPassFailure();
   }
 

@@ -133,3 +133,24 @@ func.func @offsets_short_of_entries(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
   %y = qwha.sparse_linear %h, %r, %c, %v : tensor<1x8xf32>, tensor<3xi32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2xf32>
   return %y : tensor<1x2xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @runtime_float_weight(
+// CHECK:         qwha.linear "fc"
+func.func @runtime_float_weight(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-remark @below {{kept on the generic lowering: its weight is not constant}}
+  %y = qwha.linear "fc" %x, %w : tensor<2x8xf32>, tensor<4x8xf32> -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @half_float_weight(
+// CHECK:         qwha.linear "fc"
+func.func @half_float_weight(%x: tensor<2x8xf16>) -> tensor<2x4xf16> {
+  %w = arith.constant dense<0.5> : tensor<4x8xf16>
+  // expected-remark @below {{kept on the generic lowering: the input is not f32}}
+  %y = qwha.linear "fc" %x, %w : tensor<2x8xf16>, tensor<4x8xf16> -> tensor<2x4xf16>
+  return %y : tensor<2x4xf16>
+}

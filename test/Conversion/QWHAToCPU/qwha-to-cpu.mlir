@@ -180,3 +180,25 @@ func.func @adapters(%x: tensor<2x8xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %1 = qwha.qlinear_wha "k" %x, %c, %s, %s group_size -1 adapter(%r, %ci, %v1 : tensor<5xi32>, tensor<3xi32>, tensor<3xf32>) : tensor<2x8xf32>, tensor<4x8xi4>, tensor<4x1xf32>, tensor<4x1xf32> -> tensor<2x4xf32>
   return %0, %1 : tensor<2x4xf32>, tensor<2x4xf32>
 }
+
+// -----
+
+// A float layer takes the same kernels: its weight's bits are 32-bit codes,
+// one column per chunk, scale 1 and offset 0 (0 in the padding lane), used
+// as floats without unpacking.
+
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_dense_codes : memref<8xi32> = dense<[1065353216, -1082130432, 1073741824, 0, 1056964608, 1069547520, -1098907648, 0]>
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_dense_scales : memref<4xf32> = dense<[1.000000e+00, 1.000000e+00, 1.000000e+00, 0.000000e+00]>
+// CHECK-DAG: memref.global "private" constant @__qwha_cpu_dense_offsets : memref<4xf32> = dense<0.000000e+00>
+// CHECK-LABEL: func.func @float_layer(
+// CHECK:         call @qwha_cpu_qmatmul_w32_n3_k2_g1x2_v4_m8x2_r4_p2048(
+// CHECK-NOT:     qwha.linear
+// CHECK-LABEL: func.func private @qwha_cpu_qmatmul_w32_n3_k2_g1x2_v4_m8x2_r4_p2048(
+// CHECK-NOT:     arith.shli
+// CHECK:         vector.bitcast %{{.*}} : vector<4xi32> to vector<4xf32>
+// CHECK:         vector.fma
+func.func @float_layer(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
+  %w = arith.constant dense<[[1.0, 0.5], [-1.0, 1.5], [2.0, -0.25]]> : tensor<3x2xf32>
+  %y = qwha.linear "dense" %x, %w : tensor<1x2xf32>, tensor<3x2xf32> -> tensor<1x3xf32>
+  return %y : tensor<1x3xf32>
+}
