@@ -442,9 +442,9 @@ def main():
           f"model's; layer err = ||(W-Q)X||^2/||WX||^2 on the calibration tokens, mean over "
           f"layers; ms/sent = median latency at batch 1 x {seq_len} tokens, 1 thread):")
     print(format_table(rows))
-    print("(The float model runs qwha-lower-to-cpu's generic path, linalg lowered to loops "
-          "without a BLAS; quantized layers run the packed vector kernels. Latency is measured "
-          "on this machine, which may be shared.)")
+    print("(Float and quantized layers run the same packed vector kernels, f32 weights or "
+          "codes; attention, norms and activations run the generic loop lowering in both. "
+          "Latency is measured on this machine, which may be shared.)")
     if reference:
         print(f"\nFloat model vs {reference['embedding_source']}: embeddings max abs diff "
               f"{reference['embedding_max_abs_diff']:.2e}; token states vs transformers max abs "
