@@ -12,7 +12,7 @@ jokes, definitions, poems, computing lore). The `fortunes-off` (offensive)
 sets are not used and need not be installed; the ASCII-art sets (art,
 ascii-art) are skipped as not prose, and ethnic, men-women and politics are
 skipped to keep stereotype jokes out. --corpus FILE takes any other text
-instead (paragraphs separated by blank lines or `%` lines).
+instead (entries separated by `%` lines, else blank lines, else one a line).
 
 The entries (split on `%` lines, backspace overstriking removed) are
 shuffled with a fixed seed; the last --held-out share goes to heldout.txt,
@@ -67,9 +67,14 @@ def fortune_entries(directory=FORTUNES):
 
 
 def file_entries(path):
+    """Entries of a text file: separated by `%` lines if it has any, else by
+    blank lines, else one per line."""
     text = pathlib.Path(path).read_text(encoding="utf-8", errors="replace")
-    parts = re.split(r"^%\s*$|\n\s*\n", text, flags=re.M)
-    return [p.strip("\n") for p in parts if p and p.strip()], [pathlib.Path(path).name]
+    for pattern in (r"^%\s*$", r"\n\s*\n", r"\n"):
+        parts = [p.strip("\n") for p in re.split(pattern, text, flags=re.M) if p.strip()]
+        if len(parts) > 1:
+            break
+    return parts, [pathlib.Path(path).name]
 
 
 def train_tokenizer(train_file, vocab):
