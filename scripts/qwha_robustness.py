@@ -30,7 +30,8 @@ stride S up to it, the LAWA average of them (qwha-average --mode=lawa
 same way, so that the two curves can be compared.
 
 Output: a progress line per checkpoint, a table at the end, --json (all
-numbers, and lm_eval's full result per model) and --plot (PNG: CE_q/CE_fp
+numbers, and lm_eval's full result per model), --markdown (the table)
+and --plot (PNG: CE_q/CE_fp
 - 1 against the step, LAWA dashed, float CE below, the learning rate from
 --schedule, a trainer's JSON with "steps" and "lr" lists, drawn behind).
 """
@@ -159,12 +160,18 @@ def summary_row(result):
             "cross_entropy": {row["spec"]: row["cross_entropy"] for row in result["configs"]}}
 
 
+def config_labels(report):
+    """The configurations' labels as lm_eval names them (with the group size
+    actually used), from the first checkpoint's result."""
+    rows = report["checkpoints"][0]["checkpoint_result"]["configs"]
+    return [row["label"] for row in rows]
+
+
 def format_table(report):
     configs = report["configs"]
     has_lr = any(c.get("lr") is not None for c in report["checkpoints"])
     head = f"  {'step':>7} " + (f"{'lr':>9} " if has_lr else "") + f"{'model':<6} {'CE_fp':>8}"
-    head += "".join(f" {QuantConfig(s).label(report['group_size'] or None).split(' g')[0]:>11}"
-                    for s in configs)
+    head += "".join(f" {label.split(' g')[0]:>11}" for label in config_labels(report))
     lines = [head]
     for c in report["checkpoints"]:
         for kind in ("checkpoint", "lawa"):
@@ -182,6 +189,28 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def format_markdown(report):
+    """The table as Markdown: one row per step, the checkpoint's ratios and,
+    where evaluated, the LAWA average's."""
+    configs = report["configs"]
+    labels = config_labels(report)
+    lawa = any(c.get("lawa") for c in report["checkpoints"])
+    head = ["step", "lr", "CE_fp"] + labels
+    if lawa:
+        head += ["LAWA CE_fp"] + [f"LAWA {label}" for label in labels]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for c in report["checkpoints"]:
+        r = c["checkpoint"]
+        cells = [str(c["step"]), "-" if c.get("lr") is None else f"{c['lr']:.2e}",
+                 f"{r['float_ce']:.4f}"] + [f"{r['ce_ratio'][s]:+.3%}" for s in configs]
+        if lawa:
+            a = c.get("lawa")
+            cells += ([f"{a['float_ce']:.4f}"] + [f"{a['ce_ratio'][s]:+.3%}" for s in configs]
+                      if a else ["-"] * (1 + len(configs)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(report, schedule, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -191,8 +220,7 @@ def plot(report, schedule, path):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, spec in enumerate(report["configs"]):
-        label = QuantConfig(spec).label(report["group_size"] or None)
+    for i, (spec, label) in enumerate(zip(report["configs"], config_labels(report))):
         xs = [c["step"] for c in rows]
         top.plot(xs, [100 * c["checkpoint"]["ce_ratio"][spec] for c in rows], "o-",
                  color=colors[i % len(colors)], label=label, markersize=3)
@@ -273,6 +301,8 @@ def main():
                              "(default <build>/robustness)")
     parser.add_argument("--json", type=pathlib.Path, default=None)
     parser.add_argument("--plot", type=pathlib.Path, default=None, help="PNG to write")
+    parser.add_argument("--markdown", type=pathlib.Path, default=None,
+                        help="write the table as Markdown here")
     args = parser.parse_args()
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -367,6 +397,9 @@ def main():
     print(f"\n{report['seconds']:.0f} s in all")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(format_markdown(report))
     if args.plot:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot(report, schedule, args.plot)

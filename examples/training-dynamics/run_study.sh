@@ -11,7 +11,7 @@
 # SAVE_EVERY (100), LAWA (5), STRIDE (1), CALIB_CHUNKS (32), EVAL_CHUNKS (64),
 # CONFIGS (rtn4,gptq4,rtn3,gptq3). Needs torch, transformers, tokenizers,
 # matplotlib, and the fortunes (apt-get install fortunes fortunes-min).
-# Results: OUT_DIR/robustness.{json,png,txt} (default build/training-dynamics).
+# Results: OUT_DIR/robustness.{json,png,md,txt} (default build/training-dynamics).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -33,5 +33,6 @@ python3 "$root/scripts/qwha_robustness.py" "$out/run" --build "$build" \
   --calib-chunks "${CALIB_CHUNKS:-32}" --max-eval-chunks "${EVAL_CHUNKS:-64}" \
   --configs "${CONFIGS:-rtn4,gptq4,rtn3,gptq3}" \
   --lawa "${LAWA:-5}" --stride "${STRIDE:-1}" --schedule "$out/run/schedule.json" \
-  --work "$out/work" --json "$out/robustness.json" --plot "$out/robustness.png" "$@" \
+  --work "$out/work" --json "$out/robustness.json" --plot "$out/robustness.png" \
+  --markdown "$out/robustness.md" "$@" \
   | tee "$out/robustness.txt"
