@@ -169,8 +169,9 @@ def prepare(model_dir, calib, work, tools, seq_len, batch=1, log=print):
             "calib_chunks_used": int(groups.shape[0] * batch), "seconds": seconds}
 
 
-def run_config(prepared, spec, held, work, tools, batch=1, log=print):
-    """Quantize (unless spec is 'float'), compile and score one configuration."""
+def run_config(prepared, spec, held, work, tools, batch=1, log=print, gptq_options=""):
+    """Quantize (unless spec is 'float'), compile and score one configuration;
+    `gptq_options` are extra qwha-gptq pass options (e.g. "act-order")."""
     layers = prepared["layers"]
     row = {"spec": spec}
     if spec == "float":
@@ -185,7 +186,7 @@ def run_config(prepared, spec, held, work, tools, batch=1, log=print):
         _, quantize_seconds = qwha_hf.run([
             tools["qwha-opt"], prepared["raised"], "--emit-bytecode", "-o", module,
             "--pass-pipeline=builtin.module("
-            + cfg.pipeline(prepared["calib"], report, wha_report, group) + ")"])
+            + cfg.pipeline(prepared["calib"], report, wha_report, group, gptq_options) + ")"])
         text = qwha_hf.elided_text(tools["qwha-opt"], module)
         (work / f"{cfg.slug}.mlir").write_text(text)
         quant_layers = qwha_hf.layer_table(text)
@@ -203,7 +204,8 @@ def run_config(prepared, spec, held, work, tools, batch=1, log=print):
     return row
 
 
-def evaluate(model_dir, calib, held, configs, work, tools, batch=1, log=print):
+def evaluate(model_dir, calib, held, configs, work, tools, batch=1, log=print,
+             gptq_options=""):
     """Float and each configuration of one model directory on the given
     calibration / held-out chunks ([n, S] int64). Returns a JSON-ready dict:
     {model, seq_len, calib_chunks, held_chunks, held_tokens, float: row,
@@ -217,7 +219,7 @@ def evaluate(model_dir, calib, held, configs, work, tools, batch=1, log=print):
     float_row = run_config(prepared, "float", held, work, tools, batch, log)
     rows = []
     for spec in configs:
-        row = run_config(prepared, spec, held, work, tools, batch, log)
+        row = run_config(prepared, spec, held, work, tools, batch, log, gptq_options)
         row["ce_ratio"] = row["cross_entropy"] / float_row["cross_entropy"] - 1.0
         rows.append(row)
     return {"model": os.fspath(model_dir), "model_type": prepared["config"].get("model_type"),

@@ -332,13 +332,16 @@ class QuantConfig:
         text = f"{self.method.upper()} {self.bits}-bit " + ("g-1" if group == -1 else f"g{group}")
         return text + (f" + WHA r{self.rank}" if self.rank else "")
 
-    def pipeline(self, calib, report, wha_report=None, group=None):
+    def pipeline(self, calib, report, wha_report=None, group=None, gptq_options=""):
         """The pass pipeline (after qwha-raise-linear) as qwha-opt's
-        --pass-pipeline wants it, without the builtin.module()."""
+        --pass-pipeline wants it, without the builtin.module().
+        `gptq_options` (e.g. "act-order damp=0.05") go to qwha-gptq only."""
         group = self.group if group is None else group
         common = f"bits={self.bits} group-size={group} calibration={calib} report={report}"
         if self.method == "rtn":
             return f"qwha-rtn{{{common}}}"
+        if gptq_options:
+            common += " " + gptq_options.strip()
         if not self.rank:
             return f"qwha-gptq{{{common}}}"
         # QWHA: the quantizer keeps the float weight, adapters are fitted to
