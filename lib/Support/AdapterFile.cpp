@@ -17,9 +17,19 @@ static llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message) {
 }
 
 llvm::Expected<AdapterFile> AdapterFile::load(llvm::StringRef path) {
-  llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+  return read(SafetensorsFile::open(path));
+}
+
+llvm::Expected<AdapterFile>
+AdapterFile::fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  return read(SafetensorsFile::fromBuffer(std::move(buffer)));
+}
+
+llvm::Expected<AdapterFile>
+AdapterFile::read(llvm::Expected<SafetensorsFile> file) {
   if (!file)
     return file.takeError();
+  llvm::StringRef path = file->getPath();
   std::map<std::string, const TensorView *> indices, values;
   for (const TensorView &tensor : file->getTensors()) {
     llvm::StringRef name = tensor.name;

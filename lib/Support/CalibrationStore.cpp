@@ -17,9 +17,19 @@ static llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message) {
 }
 
 llvm::Expected<CalibrationStore> CalibrationStore::load(llvm::StringRef path) {
-  llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+  return read(SafetensorsFile::open(path));
+}
+
+llvm::Expected<CalibrationStore>
+CalibrationStore::fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  return read(SafetensorsFile::fromBuffer(std::move(buffer)));
+}
+
+llvm::Expected<CalibrationStore>
+CalibrationStore::read(llvm::Expected<SafetensorsFile> file) {
   if (!file)
     return file.takeError();
+  llvm::StringRef path = file->getPath();
   CalibrationStore store;
   store.path = path.str();
   std::map<std::string, const TensorView *> hessians, counts;

@@ -16,13 +16,17 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace qwha {
+
+class SafetensorsFile;
 
 class AdapterFile {
 public:
@@ -35,6 +39,10 @@ public:
   /// values of the same length, finite values, no other tensors. Errors
   /// name the file and the tensor.
   static llvm::Expected<AdapterFile> load(llvm::StringRef path);
+  /// The same for a file already in memory (tests, fuzzers); messages use
+  /// the buffer's identifier as the file name.
+  static llvm::Expected<AdapterFile>
+  fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   /// Writes atomically, values as F32, tensors in name order.
   llvm::Error save(llvm::StringRef path) const;
@@ -44,6 +52,8 @@ public:
   const std::map<std::string, Entry> &getEntries() const { return entries; }
 
 private:
+  static llvm::Expected<AdapterFile> read(llvm::Expected<SafetensorsFile> file);
+
   std::map<std::string, Entry> entries;
 };
 

@@ -15,13 +15,17 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace qwha {
+
+class SafetensorsFile;
 
 class CalibrationStore {
 public:
@@ -36,6 +40,10 @@ public:
   /// with the right dtypes and shapes, at least one sample, finite values;
   /// no other tensors. Errors name the file and the tensor.
   static llvm::Expected<CalibrationStore> load(llvm::StringRef path);
+  /// The same for a file already in memory (tests, fuzzers); messages and
+  /// getPath() use the buffer's identifier as the file name.
+  static llvm::Expected<CalibrationStore>
+  fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   /// Writes the file atomically (tensors in name order: deterministic).
   llvm::Error save(llvm::StringRef path) const;
@@ -48,6 +56,9 @@ public:
   llvm::StringRef getPath() const { return path; }
 
 private:
+  static llvm::Expected<CalibrationStore>
+  read(llvm::Expected<SafetensorsFile> file);
+
   std::map<std::string, Entry> entries;
   std::string path;
 };
