@@ -19,9 +19,12 @@
 #ifndef QWHA_TRANSFORMS_GPTQCHECKPOINT_H
 #define QWHA_TRANSFORMS_GPTQCHECKPOINT_H
 
+#include "qwha/Quant/Grid.h"
 #include "qwha/Quant/Packing.h"
+#include "qwha/Support/Safetensors.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 namespace qwha {
@@ -36,8 +39,27 @@ struct GptqConfig {
   quant::GptqFormat format = quant::GptqFormat::V1;
 
   static llvm::Expected<GptqConfig> load(llvm::StringRef path);
+  /// Parses the JSON text of a quantize_config.json; `path` names it in
+  /// errors.
+  static llvm::Expected<GptqConfig> parse(llvm::StringRef text,
+                                          llvm::StringRef path);
   llvm::Error save(llvm::StringRef path) const;
 };
+
+/// Looks a checkpoint tensor up by its full name; nullptr if absent
+/// (CheckpointTensors::find for a directory, SafetensorsFile::find for one
+/// file or a buffer).
+using GptqTensorLookup =
+    llvm::function_ref<const TensorView *(llvm::StringRef name)>;
+
+/// Reads one layer's qweight, qzeros, scales and optional g_idx and checks
+/// them against an [outFeatures, inFeatures] layer and the config: dtypes,
+/// shapes, packed codes and zero points, finite scales, groups in range.
+/// Errors name the layer and the tensor at fault.
+llvm::Expected<quant::QuantizedMatrix>
+readGptqLayer(GptqTensorLookup find, llvm::StringRef layer,
+              int64_t outFeatures, int64_t inFeatures,
+              const GptqConfig &config);
 
 /// Writes every qwha.qlinear of `module` into `directory` (created if
 /// needed) as a GPTQ checkpoint. All layers must share bits and group size
