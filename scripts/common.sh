@@ -165,19 +165,56 @@ PY
   return 0
 }
 
-qwha_build() {
+# Whether clang-22 is installed: the fuzzers need it, the rest of the build
+# falls back to the system compiler.
+qwha_have_clang() { command -v clang++-22 >/dev/null && command -v clang-22 >/dev/null; }
+
+# Configures a build directory once: qwha_configure <dir> [cmake arguments].
+# Later calls leave an existing configuration alone, so that a rebuild is
+# incremental.
+qwha_configure() {
+  local dir="$1"
+  shift
+  [[ -f "$dir/build.ninja" ]] && return 0
   local cxx=clang++-22 cc=clang-22
-  command -v "$cxx" >/dev/null || { cxx=c++; cc=cc; }
+  qwha_have_clang || { cxx=c++; cc=cc; }
   local launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-  if [[ ! -f "$QWHA_BUILD_DIR/build.ninja" ]]; then
-    log "Configuring $QWHA_BUILD_DIR"
-    cmake -S "$QWHA_ROOT" -B "$QWHA_BUILD_DIR" -G Ninja \
-      -DCMAKE_BUILD_TYPE=Release \
-      -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
-      -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
-      "${launcher[@]}" >/dev/null
-  fi
+  log "Configuring $dir"
+  cmake -S "$QWHA_ROOT" -B "$dir" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
+    -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
+    "${launcher[@]}" "$@" >/dev/null
+}
+
+qwha_build() {
+  qwha_configure "$QWHA_BUILD_DIR"
   log "Building (ninja -j$QWHA_JOBS)"
   ninja -C "$QWHA_BUILD_DIR" -j"$QWHA_JOBS" "$@"
+}
+
+# Prints the SUMMARY line of a lit run from its --output JSON file:
+#   qwha_summary <results.json> [<name> <passed> <total>]...
+# Each extra triple (e.g. `fuzz 5 5`) adds a field after lit's and unit's,
+# and its failures count in the totals.
+qwha_summary() {
+  python3 - "$@" <<'PY'
+import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+extra = sys.argv[2:]
+ok = {"PASS", "XFAIL", "UNSUPPORTED"}
+def count(suite):
+    picked = [t for t in tests if t["name"].startswith(suite + " :: ")]
+    return sum(t["code"] in ok for t in picked), len(picked)
+fields = [("lit",) + count("QWHA"), ("unit",) + count("QWHA-Unit")]
+fields += [(extra[i], int(extra[i + 1]), int(extra[i + 2]))
+           for i in range(0, len(extra), 3)]
+skipped = sum(t["code"] == "UNSUPPORTED" for t in tests)
+passed = sum(f[1] for f in fields)
+failed = sum(f[2] - f[1] for f in fields)
+print(f"SUMMARY: {passed} passed, {failed} failed ("
+      + ", ".join(f"{name} {good}/{total}" for name, good, total in fields)
+      + (f", {skipped} unsupported here" if skipped else "") + ")")
+PY
 }

@@ -19,19 +19,5 @@ set +e
 status=$?
 set -e
 
-python3 - "$results" <<'PY'
-import json, sys
-tests = json.load(open(sys.argv[1]))["tests"]
-ok = {"PASS", "XFAIL", "UNSUPPORTED"}
-def count(suite):
-    picked = [t for t in tests if t["name"].startswith(suite + " :: ")]
-    return sum(t["code"] in ok for t in picked), len(picked)
-lit_ok, lit_all = count("QWHA")
-unit_ok, unit_all = count("QWHA-Unit")
-skipped = sum(t["code"] == "UNSUPPORTED" for t in tests)
-failed = (lit_all - lit_ok) + (unit_all - unit_ok)
-print(f"SUMMARY: {lit_ok + unit_ok} passed, {failed} failed "
-      f"(lit {lit_ok}/{lit_all}, unit {unit_ok}/{unit_all}"
-      + (f", {skipped} unsupported here" if skipped else "") + ")")
-PY
+qwha_summary "$results"
 exit $status
