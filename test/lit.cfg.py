@@ -87,6 +87,11 @@ config.substitutions.append(("%{host-cc}", config.host_cc))
 config.substitutions.append(("%{mlir-cmake-dir}", config.mlir_cmake_dir))
 config.substitutions.append(
     ("%{cxx-launcher}", config.cxx_compiler_launcher or ""))
+# The package's static libraries carry this build's flags: a sanitizer build
+# (scripts/sanitize.sh) needs its consumers compiled and linked the same way.
+config.substitutions.append(("%{host-cxx-flags}", config.host_cxx_flags))
+config.substitutions.append(
+    ("%{host-exe-linker-flags}", config.host_exe_linker_flags))
 
 # GPU tests: FileCheck-only tests need the toolkit, executing ones a device.
 if config.qwha_has_cuda:
