@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora into fuzz/corpus/<target>/: small valid
+inputs for each reader (built with test/lib/safetensors_lite.py, which was
+written from the format description, not from the C++ reader) and the
+repository's MLIR tests split at `// -----`. Deterministic; rerun after
+changing it and commit the result.
+
+usage: fuzz/make_corpus.py [--out fuzz/corpus]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "test", "lib"))
+import safetensors_lite  # noqa: E402
+
+# Seeds longer than this would be cut by the MLIR fuzzer's -max_len anyway.
+MLIR_MAX_SEED = 8192
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """safetensors_lite writes files; the fuzzers want bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "t.safetensors")
+        safetensors_lite.write(path, tensors, metadata)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def raw_safetensors(header, data):
+    """For what safetensors_lite cannot write (BF16, BOOL)."""
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def safetensors_seeds():
+    seeds = {
+        "empty": safetensors_bytes({}),
+        "f32": safetensors_bytes({"w": ("F32", [2, 3], [1.0, -2.0, 0.5, 3.25, 0.0, -0.0])}),
+        "scalar-and-empty": safetensors_bytes({
+            "s": ("I64", [], [42]), "z": ("F32", [0, 4], []), "v": ("I8", [3], [-1, 0, 1])}),
+        "metadata": safetensors_bytes({"x": ("F16", [2], [1.0, -65504.0])},
+                                      {"format": "pt", "note": "seed"}),
+    }
+    all_types = {
+        "f64": ("F64", [2], [1e300, -2.5]),
+        "f32": ("F32", [2], [float("inf"), 1.5]),
+        "f16": ("F16", [2], [0.000061, 2.0]),
+        "i64": ("I64", [2], [-(2 ** 63), 2 ** 63 - 1]),
+        "i32": ("I32", [2], [-(2 ** 31), 7]),
+        "i16": ("I16", [1, 2], [-300, 300]),
+        "i8": ("I8", [2, 1], [-128, 127]),
+        "u8": ("U8", [2], [0, 255]),
+    }
+    seeds["all-dtypes"] = safetensors_bytes(all_types)
+    # BF16 1.0 and -2.0; BOOL true, false.
+    seeds["bf16-bool"] = raw_safetensors(
+        {"b": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]},
+         "t": {"dtype": "BOOL", "shape": [2], "data_offsets": [4, 6]}},
+        struct.pack("<HH", 0x3F80, 0xC000) + bytes([1, 0]))
+    return seeds
+
+
+def calibration_seeds():
+    rng = random.Random(1)
+    def layer(name, k, samples):
+        hessian = [0.0] * (k * k)
+        for i in range(k):
+            for j in range(i, k):
+                v = round(rng.uniform(-1, 1), 3) if i != j else round(rng.uniform(1, 2), 3)
+                hessian[i * k + j] = hessian[j * k + i] = v
+        return {name + ".hessian": ("F32", [k, k], hessian),
+                name + ".nsamples": ("I64", [], [samples])}
+    one = layer("fc1", 4, 128)
+    two = dict(layer("model.layers.0.mlp.up_proj", 8, 7), **layer("fc2", 2, 1))
+    meta = {"format": "qwha-calibration"}
+    return {"one-layer": safetensors_bytes(one, meta),
+            "two-layers": safetensors_bytes(two, meta),
+            "no-features": safetensors_bytes(layer("empty", 0, 3), meta)}
+
+
+def adapter_seeds():
+    meta = {"format": "qwha-adapters"}
+    one = {"fc.wha.indices": ("I32", [4], [0, 5, 17, 63]),
+           "fc.wha.values": ("F32", [4], [0.5, -0.25, 1.0, 2.0])}
+    half = {"a.wha.indices": ("I32", [2], [3, 1]),
+            "a.wha.values": ("F16", [2], [0.125, -4.0]),
+            "b.wha.indices": ("I32", [0], []),
+            "b.wha.values": ("F32", [0], [])}
+    return {"one-layer": safetensors_bytes(one, meta),
+            "f16-and-empty": safetensors_bytes(half, meta)}
+
+
+def pack_runs(values, bits):
+    """Runs of 32 values -> `bits` words each, value i at bits
+    [bits * i, bits * i + bits) of one little-endian bit stream."""
+    words = []
+    for start in range(0, len(values), 32):
+        stream = 0
+        for i, v in enumerate(values[start:start + 32]):
+            stream |= v << (bits * i)
+        for w in range(bits):
+            word = (stream >> (32 * w)) & 0xFFFFFFFF
+            words.append(word - (1 << 32) if word >= 1 << 31 else word)
+    return words
+
+
+def gptq_seed(bits, n, k, group_size, fmt, act_order, seed):
+    rng = random.Random(seed)
+    g = group_size if group_size != -1 else k
+    groups = k // g
+    codes = [[rng.randrange(1 << bits) for _ in range(k)] for _ in range(n)]
+    zeros = [[rng.randrange(1, 1 << bits) for _ in range(groups)] for _ in range(n)]
+    scales = [[round(rng.uniform(0.01, 0.1), 4) for _ in range(n)] for _ in range(groups)]
+    g_idx = [c // g for c in range(k)]
+    if act_order:
+        rng.shuffle(g_idx)
+    qweight = [[0] * n for _ in range(k // 32 * bits)]
+    for col in range(n):
+        words = pack_runs(codes[col], bits)
+        for block in range(k // 32):
+            for w in range(bits):
+                qweight[block * bits + w][col] = words[block * bits + w]
+    stored = 1 if fmt == "gptq" else 0
+    qzeros = []
+    for grp in range(groups):
+        qzeros.append(pack_runs([zeros[col][grp] - stored for col in range(n)], bits))
+    flat = lambda rows: [v for row in rows for v in row]  # noqa: E731
+    tensors = {
+        "model.fc.qweight": ("I32", [k // 32 * bits, n], flat(qweight)),
+        "model.fc.qzeros": ("I32", [groups, n // 32 * bits], flat(qzeros)),
+        "model.fc.scales": ("F16", [groups, n], flat(scales)),
+        "model.fc.g_idx": ("I32", [k], g_idx),
+    }
+    config = {"bits": bits, "group_size": group_size, "desc_act": act_order,
+              "sym": False, "static_groups": False, "quant_method": "gptq",
+              "checkpoint_format": fmt}
+    return (json.dumps(config, indent=2).encode() + b"\0"
+            + safetensors_bytes(tensors, {"format": "pt"}))
+
+
+def gptq_seeds():
+    seeds = {}
+    for i, (bits, n, k, group, fmt, act) in enumerate([
+            (4, 32, 64, 32, "gptq", False),
+            (3, 32, 64, 32, "gptq", True),
+            (2, 32, 32, -1, "gptq_v2", False),
+            (8, 32, 64, 64, "gptq_v2", True)]):
+        seeds["%dbit-%s%s" % (bits, fmt, "-act" if act else "")] = \
+            gptq_seed(bits, n, k, group, fmt, act, i)
+    return seeds
+
+
+def mlir_seeds():
+    seeds = {}
+    for base, _, files in sorted(os.walk(os.path.join(ROOT, "test"))):
+        for name in sorted(files):
+            if not name.endswith(".mlir"):
+                continue
+            path = os.path.join(base, name)
+            text = open(path).read()
+            rel = os.path.relpath(path, os.path.join(ROOT, "test"))
+            stem = rel[:-len(".mlir")].replace(os.sep, "-")
+            for i, chunk in enumerate(text.split("// -----")):
+                # Comment lines (RUN, CHECK, expected-error) are noise to
+                # the fuzzer; the code stays.
+                lines = [l for l in chunk.splitlines()
+                         if not l.lstrip().startswith("//")]
+                body = "\n".join(lines).strip() + "\n"
+                if len(body) < 8 or len(body) > MLIR_MAX_SEED:
+                    continue
+                seeds["%s-%d" % (stem, i)] = body.encode()
+    return seeds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=os.path.join(ROOT, "fuzz", "corpus"))
+    args = parser.parse_args()
+    targets = {
+        "safetensors": safetensors_seeds(),
+        "calibration": calibration_seeds(),
+        "adapters": adapter_seeds(),
+        "gptq-checkpoint": gptq_seeds(),
+        "mlir": mlir_seeds(),
+    }
+    # Every safetensors seed is also a valid-header seed for the readers
+    # built on it, and the reverse.
+    for target in ("calibration", "adapters"):
+        targets["safetensors"].update(
+            {target + "-" + k: v for k, v in targets[target].items()})
+    total = 0
+    for target, seeds in targets.items():
+        directory = os.path.join(args.out, target)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        seen = set()
+        for name, data in sorted(seeds.items()):
+            digest = hashlib.sha1(data).hexdigest()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            with open(os.path.join(directory, name), "wb") as f:
+                f.write(data)
+            total += len(data)
+        print("%-16s %3d seeds" % (target, len(seen)))
+    print("total %d bytes" % total)
+
+
+if __name__ == "__main__":
+    main()
