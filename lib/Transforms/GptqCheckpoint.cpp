@@ -110,6 +110,12 @@ qwha::readGptqLayer(GptqTensorLookup find, llvm::StringRef name, int64_t n,
   auto fail = [&](const llvm::Twine &message) {
     return llvm::createStringError("layer '" + name + "': " + message);
   };
+  // Checked first: with group_size -1 the group size is k, and k = 0 would
+  // divide by zero below.
+  if (n <= 0 || k <= 0)
+    return fail("a " + llvm::Twine(n) + "x" + llvm::Twine(k) +
+                " layer cannot be read from a GPTQ checkpoint: it needs at "
+                "least one output and one input feature");
   const int64_t groupSize = config.groupSize == -1 ? k : config.groupSize;
   if (k % groupSize != 0)
     return fail("group size " + llvm::Twine(groupSize) + " does not divide " +

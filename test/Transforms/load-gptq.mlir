@@ -7,6 +7,7 @@
 // RUN: %python %S/Inputs/make_gptq_checkpoint.py %qwha_src_root/test/lib %t/v1-overflow v1-overflow
 // RUN: %python %S/Inputs/make_gptq_checkpoint.py %qwha_src_root/test/lib %t/bad-config bad-config
 // RUN: %python %S/Inputs/make_gptq_checkpoint.py %qwha_src_root/test/lib %t/extra-layer extra-layer
+// RUN: %python %S/Inputs/make_gptq_checkpoint.py %qwha_src_root/test/lib %t/per-channel per-channel
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq 2>&1 | FileCheck %s --check-prefix=NODIR
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq=checkpoint=%t/none 2>&1 | FileCheck %s --check-prefix=NOCONFIG
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq=checkpoint=%t/bad-config 2>&1 | FileCheck %s --check-prefix=CONFIG
@@ -15,6 +16,7 @@
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq=checkpoint=%t/nan-scale 2>&1 | FileCheck %s --check-prefix=NAN
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq=checkpoint=%t/v1-overflow 2>&1 | FileCheck %s --check-prefix=OVERFLOW
 // RUN: not qwha-opt %S/Inputs/square-layer.mlir -qwha-load-gptq=checkpoint=%t/extra-layer 2>&1 | FileCheck %s --check-prefix=EXTRA
+// RUN: not qwha-opt %S/Inputs/no-input-features.mlir -qwha-load-gptq=checkpoint=%t/per-channel 2>&1 | FileCheck %s --check-prefix=EMPTY
 
 // The layer takes the checkpoint's codes (9), zeros (8: stored as 7 in v1)
 // and F16 scales; the identity g_idx is dropped.
@@ -31,3 +33,6 @@
 // NAN: error: layer 'fc': 'fc.scales' has a non-finite value at [0, 3]
 // OVERFLOW: error: layer 'fc': GPTQ v1 qzeros stores 15 at [g, n] = [0, 0], which reads back as zero point 16
 // EXTRA: error: the checkpoint quantizes 1 layer(s) the module has no qwha.linear for, e.g. 'other'
+// A layer without input features with a per-channel checkpoint (group size
+// -1, so K) divided by zero before it was rejected (found by fuzzing).
+// EMPTY: error: layer 'fc': a 32x0 layer cannot be read from a GPTQ checkpoint: it needs at least one output and one input feature

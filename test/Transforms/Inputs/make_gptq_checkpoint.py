@@ -2,6 +2,7 @@
 
 usage: make_gptq_checkpoint.py <test/lib> <dir> <kind>
 kind: good | bad-shape | bad-gidx | nan-scale | v1-overflow | bad-config | extra-layer
+      | per-channel (group_size -1)
 The layer is 'fc', 32 outputs x 32 inputs, 4 bits, group size 32."""
 
 import json
@@ -17,6 +18,8 @@ config = {"bits": 4, "group_size": 32, "desc_act": False, "sym": True,
           "checkpoint_format": "gptq", "quant_method": "gptq"}
 if kind == "bad-config":
     config["bits"] = 5
+if kind == "per-channel":
+    config["group_size"] = -1
 json.dump(config, open(os.path.join(directory, "quantize_config.json"), "w"))
 # codes all 9, zero 8 (stored as 7 in v1): 0x99999999 and 0x77777777.
 qweight = [-1717986919] * (4 * 32)                 # 0x99999999 as int32
