@@ -8,6 +8,8 @@
 #include "qwha/Quant/Grid.h"
 #include "qwha/Quant/Hadamard.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <cblas.h>
 #include <lapacke.h>
 
@@ -47,14 +49,18 @@ llvm::Expected<SparseMatrix> SparseMatrix::fromFlat(int64_t rows, int64_t cols,
     return llvm::createStringError(
         std::to_string(flat.size()) + " indices but " +
         std::to_string(values.size()) + " values");
-  if (rows * cols > int64_t(std::numeric_limits<int32_t>::max()))
+  // Layer shapes come from the IR, where 2^32 x 2^32 is a valid type: the
+  // product must not overflow before it is compared.
+  int64_t entries;
+  if (rows < 0 || cols < 0 || llvm::MulOverflow(rows, cols, entries) ||
+      entries > int64_t(std::numeric_limits<int32_t>::max()))
     return llvm::createStringError(
         "a " + std::to_string(rows) + "x" + std::to_string(cols) +
         " adapter has more entries than 32-bit flat indices can address");
   std::vector<size_t> order(flat.size());
   std::iota(order.begin(), order.end(), 0);
   for (size_t i = 0; i < flat.size(); ++i)
-    if (flat[i] < 0 || flat[i] >= rows * cols)
+    if (flat[i] < 0 || flat[i] >= entries)
       return llvm::createStringError(
           "index " + std::to_string(flat[i]) + " at position " +
           std::to_string(i) + " is outside the " + std::to_string(rows) +

@@ -9,6 +9,7 @@
 // RUN: %python %S/Inputs/make_adapters.py %qwha_src_root/test/lib %t/nan.safetensors nan quant
 // RUN: %python %S/Inputs/make_adapters.py %qwha_src_root/test/lib %t/orphan.safetensors orphan-values quant
 // RUN: %python %S/Inputs/make_adapters.py %qwha_src_root/test/lib %t/unknown.safetensors good quant missing
+// RUN: %python %S/Inputs/make_adapters.py %qwha_src_root/test/lib %t/huge.safetensors good huge
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters 2>&1 | FileCheck %s --check-prefix=NOFILE
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters=file=%t/range.safetensors 2>&1 | FileCheck %s --check-prefix=RANGE
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters=file=%t/dup.safetensors 2>&1 | FileCheck %s --check-prefix=DUP
@@ -18,6 +19,7 @@
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters=file=%t/orphan.safetensors 2>&1 | FileCheck %s --check-prefix=ORPHAN
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters=file=%t/unknown.safetensors 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not qwha-opt %S/Inputs/adapter-layers.mlir -qwha-load-adapters=file=%t/none.safetensors 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not qwha-opt %S/Inputs/huge-layer.mlir -qwha-load-adapters=file=%t/huge.safetensors 2>&1 | FileCheck %s --check-prefix=HUGE
 
 // Each layer gets fwht -> sparse_linear (CSR of entries (0,0), (1,3), (3,15))
 // -> add; the float layer's adapter stays unfused.
@@ -46,3 +48,6 @@
 // ORPHAN: error: adapter file '{{.*}}': layer 'lonely' has values but no 'lonely.wha.indices'
 // UNKNOWN: error: '{{.*}}unknown.safetensors' has adapters for 1 layer(s) the module has no qwha.linear or qwha.qlinear for, e.g. 'missing'
 // MISSING: error: cannot open '{{.*}}none.safetensors'
+// 2^32 x 2^32 entries overflowed int64 to 0 in the size check, so the
+// index was said to be outside the matrix (a signed overflow under UBSan).
+// HUGE: error: layer 'huge': adapter in '{{.*}}': a 4294967296x4294967296 adapter has more entries than 32-bit flat indices can address

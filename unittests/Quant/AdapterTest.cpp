@@ -113,6 +113,14 @@ TEST(Adapter, SparseMatrixFromFlatIndices) {
   EXPECT_NE(errorOf(SparseMatrix::fromFlat(70000, 70000, {}, {}).takeError())
                 .find("more entries than 32-bit flat indices"),
             std::string::npos);
+  // 2^32 x 2^32 overflowed int64 to 0 and passed the check above; the
+  // index was then reported outside the matrix (UBSan: signed overflow).
+  EXPECT_NE(errorOf(SparseMatrix::fromFlat(int64_t(1) << 32, int64_t(1) << 32,
+                                           {5}, {1})
+                        .takeError())
+                .find("a 4294967296x4294967296 adapter has more entries than "
+                      "32-bit flat indices can address"),
+            std::string::npos);
 }
 
 TEST(Adapter, AllocationIsProportionalAndExact) {
