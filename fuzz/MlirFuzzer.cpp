@@ -40,6 +40,65 @@ using namespace mlir;
 
 static DialectRegistry *registry;
 
+//===----------------------------------------------------------------------===//
+// Known crashes in upstream MLIR
+//===----------------------------------------------------------------------===//
+//
+// Debian's libMLIR.so is built without assertions, and some upstream parsers
+// rely on them. These are not QWHA's to fix; inputs that would reach them are
+// skipped so that the fuzzer keeps looking for QWHA's bugs. Each entry says
+// where the upstream bug is; drop it once the LLVM in use has the fix.
+
+/// Whether `text` at `pos` starts `[` integers separated by commas `]`.
+static bool startsIntegerList(llvm::StringRef text, size_t pos) {
+  text = text.drop_front(pos).ltrim();
+  if (!text.consume_front("["))
+    return false;
+  text = text.ltrim();
+  if (text.consume_front("]"))
+    return true;
+  while (true) {
+    text.consume_front("-");
+    size_t digits = text.find_first_not_of("0123456789");
+    if (digits == 0 || digits == llvm::StringRef::npos)
+      return false;
+    text = text.drop_front(digits).ltrim();
+    if (text.consume_front("]"))
+      return true;
+    if (!text.consume_front(","))
+      return false;
+    text = text.ltrim();
+  }
+}
+
+/// MLIR 22, mlir/lib/Dialect/Linalg/IR/LinalgOps.cpp,
+/// parseDenseI64ArrayAttr: the `permutation` of linalg.transpose and the
+/// `dimensions` of linalg.broadcast and linalg.reduce are stored even when
+/// DenseI64ArrayAttr::parse failed and returned null, and
+/// NamedAttrList::set dereferences it (`permutation = [1, 0x`). Inputs
+/// where such a keyword follows a `)`, as in the custom form after
+/// `outs(...)`, and `=` is not followed by a plain integer list are
+/// skipped; the generic form's attribute dictionary is parsed safely.
+static bool reachesLinalgArrayParserCrash(llvm::StringRef text) {
+  for (llvm::StringRef keyword : {"permutation", "dimensions"}) {
+    for (size_t pos = text.find(keyword); pos != llvm::StringRef::npos;
+         pos = text.find(keyword, pos + 1)) {
+      if (!text.take_front(pos).rtrim().ends_with(")"))
+        continue;
+      llvm::StringRef rest = text.drop_front(pos + keyword.size()).ltrim();
+      if (!rest.consume_front("="))
+        continue;
+      if (!startsIntegerList(rest, 0))
+        return true;
+    }
+  }
+  return false;
+}
+
+static bool reachesKnownUpstreamCrash(llvm::StringRef text) {
+  return reachesLinalgArrayParserCrash(text);
+}
+
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   registry = new DialectRegistry();
   registerAllDialects(*registry);
@@ -49,6 +108,10 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  if (reachesKnownUpstreamCrash(text))
+    return 0;
+
   // A context per input: types and attributes are uniqued for the context's
   // lifetime, so a shared one would grow without bound and let one input
   // influence the next. No threads: fuzzing wants determinism.
@@ -59,10 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // The MLIR lexer needs a NUL after the buffer, hence the copy.
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(
-          llvm::StringRef(reinterpret_cast<const char *>(data), size),
-          "fuzz.mlir"),
-      llvm::SMLoc());
+      llvm::MemoryBuffer::getMemBufferCopy(text, "fuzz.mlir"), llvm::SMLoc());
   OwningOpRef<ModuleOp> module =
       parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
   if (!module || failed(verify(*module)))
