@@ -27,6 +27,7 @@
 
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "qwha-raise-linear"
 
@@ -353,25 +354,39 @@ std::optional<std::string> getNameFromIR(Operation *op) {
   return std::nullopt;
 }
 
-/// Raw row-major bytes of a dense or dense_resource constant.
+/// Bytes per element in a dense attribute's storage: floats narrower than
+/// a byte (f4E2M1FN, f6E3M2FN, ...) take a whole byte each.
+size_t getElementBytes(Type elementType) {
+  return std::max<size_t>(
+      1, llvm::divideCeil(elementType.getIntOrFloatBitWidth(), 8));
+}
+
+/// Raw row-major bytes of a non-splat dense or a dense_resource constant,
+/// checked against the constant's type: a dense_resource blob is parsed
+/// without one, so it may be shorter than its type says.
 FailureOr<ArrayRef<char>> getRawData(arith::ConstantOp constant,
-                                     std::vector<char> &splatStorage) {
+                                     const LinearMatch &match) {
   Attribute value = constant.getValue();
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob)
-      return failure();
-    return blob->getData();
-  }
-  auto dense = cast<DenseElementsAttr>(value);
-  if (!dense.isSplat())
+  auto dense = dyn_cast<DenseElementsAttr>(value);
+  if (dense) {
+    assert(!dense.isSplat() && "splats are materialized as splats");
     return dense.getRawData();
-  size_t elementBytes = dense.getElementType().getIntOrFloatBitWidth() / 8;
-  ArrayRef<char> one = dense.getRawData().take_front(elementBytes);
-  splatStorage.reserve(dense.getNumElements() * elementBytes);
-  for (int64_t i = 0; i < dense.getNumElements(); ++i)
-    splatStorage.insert(splatStorage.end(), one.begin(), one.end());
-  return ArrayRef<char>(splatStorage);
+  }
+  auto resource = cast<DenseResourceElementsAttr>(value);
+  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  if (!blob)
+    return match.op->emitError("weight of layer '")
+           << match.name
+           << "' has no data: its dense_resource blob is missing or elided";
+  auto type = cast<ShapedType>(constant.getType());
+  const uint64_t expected =
+      uint64_t(type.getNumElements()) * getElementBytes(type.getElementType());
+  if (blob->getData().size() != expected)
+    return match.op->emitError("weight of layer '")
+           << match.name << "': its dense_resource blob has "
+           << blob->getData().size() << " bytes, but " << type << " needs "
+           << expected;
+  return blob->getData();
 }
 
 /// Keeps resource keys readable and printable as bare identifiers.
@@ -445,18 +460,21 @@ FailureOr<Value> RaiseLinearPass::materializeWeight(const LinearMatch &match) {
   auto denseAttr = dyn_cast<DenseElementsAttr>(constant.getValue());
   if (!permutes && resultType == constantType) {
     folded = constant.getResult();
+  } else if (denseAttr && denseAttr.isSplat()) {
+    // Any layout of a splat is the same splat: expanding it first would cost
+    // N x K elements of memory and time for nothing.
+    folded = arith::ConstantOp::create(
+        builder, constant.getLoc(),
+        DenseElementsAttr::get(resultType,
+                               denseAttr.getSplatValue<Attribute>()));
   } else if (!permutes && denseAttr) {
     folded = arith::ConstantOp::create(builder, constant.getLoc(),
                                        denseAttr.reshape(resultType));
   } else {
-    std::vector<char> splatStorage;
-    FailureOr<ArrayRef<char>> raw = getRawData(constant, splatStorage);
+    FailureOr<ArrayRef<char>> raw = getRawData(constant, match);
     if (failed(raw))
-      return match.op->emitError("weight of layer '")
-             << match.name
-             << "' has no data: its dense_resource blob is missing or elided";
-    size_t elementBytes =
-        constantType.getElementType().getIntOrFloatBitWidth() / 8;
+      return failure();
+    size_t elementBytes = getElementBytes(constantType.getElementType());
     std::vector<char> data(raw->begin(), raw->end());
     ArrayRef<int64_t> shape = constantType.getShape();
     SmallVector<int64_t> currentShape(shape);

@@ -26,6 +26,25 @@ func.func @elided_weight(%x: tensor<1x2xf32>) -> tensor<1x3xf32> {
 
 // -----
 
+// A dense_resource blob is not checked against its type when it is parsed;
+// transposing one shorter than the type read past its end (ASan).
+func.func @short_blob(%x: tensor<5x3xf32>) -> tensor<5x2xf32> {
+  %w = arith.constant dense_resource<w_short> : tensor<3x2xf32>
+  %zero = arith.constant dense<0.0> : tensor<5x2xf32>
+  // expected-error @+1 {{weight of layer 'short_blob.linear0': its dense_resource blob has 8 bytes, but 'tensor<3x2xf32>' needs 24}}
+  %y = linalg.matmul ins(%x, %w : tensor<5x3xf32>, tensor<3x2xf32>) outs(%zero : tensor<5x2xf32>) -> tensor<5x2xf32>
+  return %y : tensor<5x2xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      w_short: "0x040000000000803F00000040"
+    }
+  }
+#-}
+
+// -----
+
 // With report-unmatched, each contraction over a weight-like operand that is
 // not raised says why.
 func.func @unmatched(%x: tensor<4x8xf32>, %acc: tensor<4x4xf32>, %xh: tensor<4x8xf16>, %x3: tensor<2x4x8xf32>, %codes: tensor<8x4xi8>) {

@@ -56,6 +56,34 @@ func.func @in_out_resource(%x: tensor<5x3xf32>) -> tensor<5x2xf32> {
 
 // -----
 
+// A splat weight stays a splat whatever its layout: expanding a
+// 3000000 x 2000000 splat to transpose it ran out of memory.
+// CHECK-LABEL: func.func @huge_splat_weight
+// CHECK: %[[W:.*]] = arith.constant dense<1.000000e+00> : tensor<2000000x3000000xf32>
+// CHECK: qwha.linear "huge_splat_weight.linear0" %{{.*}}, %[[W]] : tensor<5x3000000xf32>, tensor<2000000x3000000xf32> -> tensor<5x2000000xf32>
+func.func @huge_splat_weight(%x: tensor<5x3000000xf32>) -> tensor<5x2000000xf32> {
+  %w = arith.constant dense<1.0> : tensor<3000000x2000000xf32>
+  %zero = arith.constant dense<0.0> : tensor<5x2000000xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<5x3000000xf32>, tensor<3000000x2000000xf32>) outs(%zero : tensor<5x2000000xf32>) -> tensor<5x2000000xf32>
+  return %y : tensor<5x2000000xf32>
+}
+
+// -----
+
+// Floats narrower than a byte take one byte each in a dense attribute; the
+// transpose moved zero-byte elements and left a zero weight.
+// CHECK-LABEL: func.func @in_out_f4_weight
+// CHECK: %[[W:.*]] = arith.constant dense<{{\[}}[1.000000e+00, 3.000000e+00, 5.000000e-01], [2.000000e+00, 4.000000e+00, 6.000000e+00]]> : tensor<2x3xf4E2M1FN>
+// CHECK: qwha.linear "in_out_f4_weight.linear0" %{{.*}}, %[[W]]
+func.func @in_out_f4_weight(%x: tensor<5x3xf4E2M1FN>) -> tensor<5x2xf4E2M1FN> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [0.5, 6.0]]> : tensor<3x2xf4E2M1FN>
+  %zero = arith.constant dense<0.0> : tensor<5x2xf4E2M1FN>
+  %y = linalg.matmul ins(%x, %w : tensor<5x3xf4E2M1FN>, tensor<3x2xf4E2M1FN>) outs(%zero : tensor<5x2xf4E2M1FN>) -> tensor<5x2xf4E2M1FN>
+  return %y : tensor<5x2xf4E2M1FN>
+}
+
+// -----
+
 // IREE's input: a generic contraction over a 3-D activation, the weight
 // indexed (n, k); the layer is named by its location.
 #x = affine_map<(b, s, n, k) -> (b, s, k)>
