@@ -47,6 +47,12 @@ bool isBaseHadamardOrder(int64_t m);
 /// matrices are not Paley matrices; 344 = 8 * 43 is).
 std::optional<HadamardSize> factorHadamardSize(int64_t d);
 
+/// The largest base order the lowerings build H_m for. They store H_m as an
+/// m x m constant, so time and memory grow with m^2 (m = 21500 took over a
+/// minute and 15 GB); the hidden sizes of real models need m <= 344
+/// (11008 = 32 x 344).
+constexpr int64_t kMaxLoweredBaseOrder = 2048;
+
 /// Whether H_d is symmetric, so that the normalized transform is its own
 /// inverse: true for powers of two and Paley II bases, false for Paley I
 /// bases (whose H_m - I is skew) and for unsupported sizes. Cheap: it does

@@ -460,6 +460,12 @@ void ConvertQWHAToCPUPass::runOnOperation() {
       explain(op, "the input is not f32");
       continue;
     }
+    // The generic lowering reports it as an error.
+    if (quant::factorHadamardSize(op.getType().getShape().back())->baseOrder >
+        quant::kMaxLoweredBaseOrder) {
+      explain(op, "its base Hadamard matrix is too large");
+      continue;
+    }
     lowerFWHT(op, symbols);
   }
 

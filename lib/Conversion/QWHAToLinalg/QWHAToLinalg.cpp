@@ -321,6 +321,9 @@ struct FWHTOpLowering : OpConversionPattern<FWHTOp> {
     if (!factored)
       return rewriter.notifyMatchFailure(op, "no Hadamard matrix of this order");
     quant::HadamardSize size = *factored;
+    // Reported by the pass before the conversion starts.
+    if (size.baseOrder > quant::kMaxLoweredBaseOrder)
+      return rewriter.notifyMatchFailure(op, "base Hadamard matrix too large");
 
     // Factors of H_d along new trailing axes, outermost first.
     SmallVector<int64_t> factors;
@@ -491,6 +494,30 @@ struct ConvertQWHAToLinalgPass
       return WalkResult::interrupt();
     });
     if (observed.wasInterrupted())
+      return signalPassFailure();
+    // Valid transform sizes whose base matrix H_m, which the lowering builds
+    // as an m x m constant, would take minutes and gigabytes.
+    WalkResult tooLarge = root->walk([](Operation *op) {
+      int64_t d;
+      if (auto fwht = dyn_cast<FWHTOp>(op))
+        d = fwht.getType().getShape().back();
+      else if (isa<QLinearWHAOp>(op))
+        d = cast<LayerOpInterface>(op).getInFeatures();
+      else
+        return WalkResult::advance();
+      std::optional<quant::HadamardSize> size = quant::factorHadamardSize(d);
+      if (!size || size->baseOrder <= quant::kMaxLoweredBaseOrder)
+        return WalkResult::advance();
+      op->emitOpError() << "has a Walsh-Hadamard transform of size " << d
+                        << " = " << size->powerOfTwo << " x "
+                        << size->baseOrder << ", whose " << size->baseOrder
+                        << "x" << size->baseOrder
+                        << " base matrix is too large to build (the "
+                           "lowering builds them up to order "
+                        << quant::kMaxLoweredBaseOrder << ")";
+      return WalkResult::interrupt();
+    });
+    if (tooLarge.wasInterrupted())
       return signalPassFailure();
 
     MLIRContext *context = &getContext();

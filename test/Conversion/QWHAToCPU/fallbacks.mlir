@@ -90,6 +90,16 @@ func.func @half_transform(%x: tensor<2x8xf16>) -> tensor<2x8xf16> {
 
 // -----
 
+// CHECK-LABEL: func.func @huge_base_order(
+// CHECK:         qwha.fwht
+func.func @huge_base_order(%x: tensor<1x688000xf32>) -> tensor<1x688000xf32> {
+  // expected-remark @below {{kept on the generic lowering: its base Hadamard matrix is too large}}
+  %h = qwha.fwht %x normalized : tensor<1x688000xf32>
+  return %h : tensor<1x688000xf32>
+}
+
+// -----
+
 // Constant sparse matrices are checked before a kernel reads through them.
 
 func.func @column_out_of_range(%h: tensor<1x8xf32>) -> tensor<1x2xf32> {
