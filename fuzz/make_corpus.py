@@ -157,6 +157,14 @@ def gptq_seeds():
             (8, 32, 64, 64, "gptq_v2", True)]):
         seeds["%dbit-%s%s" % (bits, fmt, "-act" if act else "")] = \
             gptq_seed(bits, n, k, group, fmt, act, i)
+    # Regression: an empty qweight implies a layer without input features,
+    # which with group_size -1 made the reader divide by zero.
+    config = {"bits": 4, "group_size": -1, "checkpoint_format": "gptq_v2"}
+    seeds["regress-no-input-features"] = (
+        json.dumps(config).encode() + b"\0" + safetensors_bytes({
+            "fc.qweight": ("I32", [0, 32], []),
+            "fc.qzeros": ("I32", [1, 4], [0] * 4),
+            "fc.scales": ("F16", [1, 32], [1.0] * 32)}))
     return seeds
 
 
