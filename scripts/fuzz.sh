@@ -57,10 +57,11 @@ dictionary() {
   esac
 }
 
-# Tests and benchmarks are not built here: only the libraries the fuzzers
-# link, all instrumented.
+# Only the libraries the fuzzers link are built here, all instrumented: no
+# tests, benchmarks, Python package or CUDA runtime.
 qwha_configure "$QWHA_FUZZ_DIR" -DQWHA_BUILD_FUZZERS=ON \
-  -DQWHA_BUILD_TESTS=OFF -DQWHA_BUILD_BENCHMARKS=OFF
+  -DQWHA_BUILD_TESTS=OFF -DQWHA_BUILD_BENCHMARKS=OFF \
+  -DQWHA_BUILD_PYTHON=OFF -DQWHA_ENABLE_CUDA=OFF
 log "Building fuzzers in $QWHA_FUZZ_DIR (ninja -j$QWHA_JOBS)"
 ninja -C "$QWHA_FUZZ_DIR" -j"$QWHA_JOBS" "${targets[@]/#/qwha-fuzz-}"
 
