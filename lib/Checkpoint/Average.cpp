@@ -18,6 +18,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 
 #include <cmath>
@@ -152,11 +153,18 @@ qwha::selectLastAtStride(size_t count, int64_t last, int64_t stride) {
   // (last - 1) * stride + 1 checkpoints are spanned; compare without
   // overflow.
   if (uint64_t(last - 1) > (count == 0 ? 0 : (count - 1) / uint64_t(stride)) ||
-      count == 0)
+      count == 0) {
+    // The span itself overflows int64 (last = 2^62, stride = 4), and can
+    // exceed 64 bits.
+    bool overflow = false;
+    uint64_t span = llvm::SaturatingMultiplyAdd(
+        uint64_t(last - 1), uint64_t(stride), uint64_t(1), &overflow);
     return makeError("the last " + Twine(last) + " checkpoints at stride " +
-                     Twine(stride) + " span " + Twine((last - 1) * stride + 1) +
+                     Twine(stride) + " span " +
+                     (overflow ? Twine("more than 2^64") : Twine(span)) +
                      " checkpoints, but " + Twine(count) +
                      (count == 1 ? " was" : " were") + " given");
+  }
   std::vector<size_t> positions;
   for (int64_t j = last - 1; j >= 0; --j)
     positions.push_back(count - 1 - size_t(j) * size_t(stride));

@@ -508,8 +508,12 @@ TEST(AverageSelection, LastAtStride) {
   EXPECT_CONTAINS(errorOf(selectLastAtStride(6, 0, 1)), "at least 1, not 0");
   EXPECT_CONTAINS(errorOf(selectLastAtStride(6, 2, -1)),
                   "the stride must be at least 1, not -1");
+  // (2^62 - 1) * 4 + 1 overflowed int64 in the message (UBSan; "span -3").
   EXPECT_CONTAINS(errorOf(selectLastAtStride(6, int64_t(1) << 62, 4)),
-                  "but 6 were given");
+                  "span 18446744073709551613 checkpoints, but 6 were given");
+  EXPECT_CONTAINS(
+      errorOf(selectLastAtStride(6, int64_t(1) << 62, int64_t(1) << 62)),
+      "span more than 2^64 checkpoints");
 }
 
 } // namespace
