@@ -7,6 +7,9 @@ QWHA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QWHA_BUILD_DIR="${QWHA_BUILD_DIR:-$QWHA_ROOT/build}"
 LLVM_PREFIX="${LLVM_PREFIX:-/usr/lib/llvm-22}"
 QWHA_JOBS="${QWHA_JOBS:-2}"
+# Paths under the checkout are hashed relative to it, so a fresh clone
+# elsewhere (CI) reuses the compiler cache of earlier builds.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$QWHA_ROOT}"
 
 # Debian packages the build and the tests need. Installing is skipped when
 # they are all present, so a warm machine pays nothing.
