@@ -243,13 +243,11 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_arguments(parser):
+    """The options lm_eval and qwha_robustness share: tools, text and how it
+    is cut into calibration and evaluation chunks."""
     parser.add_argument("--build", type=pathlib.Path, default=None,
                         help="build directory (tools in <build>/bin; default: PATH, then build/)")
-    parser.add_argument("--model", type=pathlib.Path, required=True,
-                        help="Llama-family model directory (config.json, *.safetensors, "
-                             "tokenizer.json)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", type=pathlib.Path, help="text file to tokenize")
     source.add_argument("--tokens", type=pathlib.Path,
@@ -260,6 +258,14 @@ def main():
                         help="chunks that calibrate (default: the first half)")
     parser.add_argument("--max-eval-chunks", type=int, default=None,
                         help="evaluate at most this many held-out chunks")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=pathlib.Path, required=True,
+                        help="Llama-family model directory (config.json, *.safetensors, "
+                             "tokenizer.json)")
+    add_data_arguments(parser)
     parser.add_argument("--configs", default=DEFAULT_CONFIGS,
                         help=f"comma-separated configurations (default {DEFAULT_CONFIGS})")
     parser.add_argument("--work", type=pathlib.Path, default=None,

@@ -267,18 +267,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+",
                         help="a run directory holding checkpoint directories, or checkpoints")
-    parser.add_argument("--build", type=pathlib.Path, default=None,
-                        help="build directory (tools in <build>/bin; default: PATH, then build/)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", type=pathlib.Path, help="held-out text to tokenize")
-    source.add_argument("--tokens", type=pathlib.Path,
-                        help="pre-tokenized ids (.npy, or integers separated by white space)")
-    parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=1, help="chunks per call")
-    parser.add_argument("--calib-chunks", type=int, default=None,
-                        help="chunks that calibrate (default: the first half)")
-    parser.add_argument("--max-eval-chunks", type=int, default=None,
-                        help="evaluate at most this many held-out chunks")
+    lm_eval.add_data_arguments(parser)
     parser.add_argument("--configs", default=lm_eval.DEFAULT_CONFIGS,
                         help=f"comma-separated <rtn|gptq><bits>[-g<group>] "
                              f"(default {lm_eval.DEFAULT_CONFIGS})")
