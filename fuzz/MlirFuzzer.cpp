@@ -32,6 +32,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <functional>
@@ -95,8 +96,29 @@ static bool reachesLinalgArrayParserCrash(llvm::StringRef text) {
   return false;
 }
 
+/// MLIR 22, LinalgOps.cpp (parseCommonStructuredOpParts,
+/// addOperandSegmentSizesAttr) and the transform dialect's structured ops:
+/// `op<...>` properties are cast to DictionaryAttr unchecked, so
+/// `linalg.fill<f32>` reads a type as a dictionary. Custom-form linalg and
+/// transform ops followed by `<` and anything but `{` are skipped.
+static bool reachesPropertiesCastCrash(llvm::StringRef text) {
+  for (llvm::StringRef prefix : {"linalg.", "transform."}) {
+    for (size_t pos = text.find(prefix); pos != llvm::StringRef::npos;
+         pos = text.find(prefix, pos + 1)) {
+      llvm::StringRef rest = text.drop_front(pos + prefix.size());
+      rest = rest.drop_while(
+          [](char c) { return llvm::isAlnum(c) || c == '_' || c == '.'; });
+      rest = rest.ltrim();
+      if (rest.consume_front("<") && !rest.ltrim().starts_with("{"))
+        return true;
+    }
+  }
+  return false;
+}
+
 static bool reachesKnownUpstreamCrash(llvm::StringRef text) {
-  return reachesLinalgArrayParserCrash(text);
+  return reachesLinalgArrayParserCrash(text) ||
+         reachesPropertiesCastCrash(text);
 }
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
