@@ -4,9 +4,12 @@
 # if any target crashed, hung, ran out of memory, leaked or tripped a
 # sanitizer, and says where libFuzzer saved the input. Needs clang-22.
 #
-# Usage: scripts/fuzz.sh [--seconds N] [--fresh] [target...]
+# Usage: scripts/fuzz.sh [--seconds N] [--fresh] [--seed N] [target...]
 #   --seconds N  run each target N seconds (default 60)
 #   --fresh      start from the seeds alone, dropping what earlier runs found
+#   --seed N     libFuzzer's random seed (default: a new one each run); the
+#                test command fixes it, so that its short runs explore the
+#                same inputs every time instead of a different sample
 #   targets      safetensors calibration adapters gptq-checkpoint mlir
 #                (default: all)
 #
@@ -21,13 +24,16 @@ ALL_TARGETS=(safetensors calibration adapters gptq-checkpoint mlir)
 
 seconds=60
 fresh=0
+seed=0
 targets=()
 while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --seconds=*) seconds="${1#*=}"; shift ;;
     --fresh) fresh=1; shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --seed=*) seed="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -81,7 +87,7 @@ for t in "${targets[@]}"; do
   log "Fuzzing $t for ${seconds}s"
   set +e
   "$QWHA_FUZZ_DIR/fuzz/qwha-fuzz-$t" "$work/corpus" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -seed="$seed" \
     -max_len="$(max_len "$t")" -dict="$(dictionary "$t")" \
     -artifact_prefix="$work/" -print_final_stats=1 \
     > "$work/log.txt" 2>&1

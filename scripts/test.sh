@@ -28,7 +28,7 @@ fuzz_seconds="${QWHA_FUZZ_SECONDS:-20}"
 if ((fuzz_seconds > 0)) && qwha_have_clang; then
   fuzz_log="$QWHA_BUILD_DIR/fuzz.log"
   set +e
-  bash "$QWHA_ROOT/scripts/fuzz.sh" --seconds "$fuzz_seconds" 2>&1 | tee "$fuzz_log"
+  bash "$QWHA_ROOT/scripts/fuzz.sh" --seconds "$fuzz_seconds" --seed 1 2>&1 | tee "$fuzz_log"
   fuzz_status=${PIPESTATUS[0]}
   set -e
   # `FUZZ: <passed>/<run> targets passed`; none if fuzz.sh failed before
