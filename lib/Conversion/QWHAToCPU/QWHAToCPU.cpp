@@ -47,24 +47,48 @@ using namespace qwha;
 
 namespace {
 
-/// Why `op`'s quantized weight cannot take the kernel path, or an empty
-/// string if it can.
-std::string getFallbackReason(Operation *op, Value input, Value codes,
-                              Value scales, Value zeros, Value gIdx) {
+/// Why a layer cannot take the kernel path, or an empty string if it can:
+/// its input must be f32 and each operand in `mustBeConstant` that is
+/// present a constant. Each operand comes with its name and verb ("codes
+/// are", "weight is").
+std::string
+getFallbackReason(Value input,
+                  ArrayRef<std::pair<Value, StringRef>> mustBeConstant) {
   if (!getElementTypeOrSelf(input).isF32())
     return "the input is not f32";
-  for (auto [value, what] : {std::pair{codes, "codes"},
-                             {scales, "scales"},
-                             {zeros, "zeros"},
-                             {gIdx, "g_idx"}})
+  for (auto [value, what] : mustBeConstant)
     if (value && !matchPattern(value, m_Constant()))
-      return std::string("its ") + what + " are not constant";
+      return ("its " + what + " not constant").str();
   return "";
 }
 
-template <typename OpTy> std::string getFallbackReason(OpTy op) {
-  return getFallbackReason(op, op.getInput(), op.getCodes(), op.getScales(),
-                           op.getZeros(), op.getGIdx());
+template <typename OpTy> std::string getQuantizedFallbackReason(OpTy op) {
+  return getFallbackReason(op.getInput(), {{op.getCodes(), "codes are"},
+                                           {op.getScales(), "scales are"},
+                                           {op.getZeros(), "zeros are"},
+                                           {op.getGIdx(), "g_idx are"}});
+}
+
+/// Lowers every `OpTy` of `module` whose `reasonOf` is empty with `lower`;
+/// the others stay for the generic lowering, with a remark saying why when
+/// `explain` is set. Ops are collected first: lowering erases them.
+template <typename OpTy>
+LogicalResult lowerEach(ModuleOp module, bool explain,
+                        function_ref<std::string(OpTy)> reasonOf,
+                        function_ref<LogicalResult(OpTy)> lower) {
+  SmallVector<OpTy> ops;
+  module.walk([&](OpTy op) { ops.push_back(op); });
+  for (OpTy op : ops) {
+    std::string reason = reasonOf(op);
+    if (!reason.empty()) {
+      if (explain)
+        op->emitRemark("kept on the generic lowering: ") << reason;
+      continue;
+    }
+    if (failed(lower(op)))
+      return failure();
+  }
+  return success();
 }
 
 /// A private constant global holding `bytes` as a 1-D memref of
@@ -394,97 +418,69 @@ void ConvertQWHAToCPUPass::runOnOperation() {
     return signalPassFailure();
   ModuleOp module = getOperation();
 
-  auto explain = [&](Operation *op, StringRef reason) {
-    if (explainFallbacks)
-      op->emitRemark("kept on the generic lowering: ") << reason;
-  };
-
   // An adapter layer splits into its quantized layer, which takes the
   // kernel path below, and the transform and sparse adapter.
-  SmallVector<QLinearWHAOp> adapterLayers;
-  module.walk([&](QLinearWHAOp op) { adapterLayers.push_back(op); });
-  for (QLinearWHAOp op : adapterLayers) {
-    std::string reason = getFallbackReason(op);
-    if (!reason.empty()) {
-      explain(op, reason);
-      continue;
-    }
-    OpBuilder b(op);
-    Value decomposed = decomposeQLinearWHA(b, op);
-    op.replaceAllUsesWith(decomposed);
-    op.erase();
-  }
+  bool splitAdapters = false;
+  (void)lowerEach<QLinearWHAOp>(
+      module, explainFallbacks, getQuantizedFallbackReason<QLinearWHAOp>,
+      [&](QLinearWHAOp op) {
+        OpBuilder b(op);
+        Value decomposed = decomposeQLinearWHA(b, op);
+        op.replaceAllUsesWith(decomposed);
+        op.erase();
+        splitAdapters = true;
+        return success();
+      });
   // Layers that read the same input (q, k and v projections) now transform
   // it the same way: keep one transform.
-  if (!adapterLayers.empty()) {
+  if (splitAdapters) {
     IRRewriter rewriter(module.getContext());
     DominanceInfo dominance(module);
     eliminateCommonSubExpressions(rewriter, dominance, module);
   }
 
   SymbolTable symbols(module);
-  SmallVector<QLinearOp> layers;
-  module.walk([&](QLinearOp op) { layers.push_back(op); });
-  for (QLinearOp op : layers) {
-    std::string reason = getFallbackReason(op);
-    if (!reason.empty()) {
-      explain(op, reason);
-      continue;
-    }
-    if (failed(lowerQLinear(op, symbols)))
-      return signalPassFailure();
-  }
+  if (failed(lowerEach<QLinearOp>(
+          module, explainFallbacks, getQuantizedFallbackReason<QLinearOp>,
+          [&](QLinearOp op) { return lowerQLinear(op, symbols); })))
+    return signalPassFailure();
 
-  SmallVector<LinearOp> floatLayers;
-  module.walk([&](LinearOp op) { floatLayers.push_back(op); });
-  for (LinearOp op : floatLayers) {
-    std::string reason;
-    if (!op.getInput().getType().getElementType().isF32())
-      reason = "the input is not f32";
-    else if (!op.getWeight().getType().getElementType().isF32())
-      reason = "the weight is not f32";
-    else if (!matchPattern(op.getWeight(), m_Constant()))
-      reason = "its weight is not constant";
-    if (!reason.empty()) {
-      explain(op, reason);
-      continue;
-    }
-    if (failed(lowerLinear(op, symbols)))
-      return signalPassFailure();
-  }
+  if (failed(lowerEach<LinearOp>(
+          module, explainFallbacks,
+          [](LinearOp op) -> std::string {
+            if (getElementTypeOrSelf(op.getInput()).isF32() &&
+                !op.getWeight().getType().getElementType().isF32())
+              return "the weight is not f32";
+            return getFallbackReason(op.getInput(),
+                                     {{op.getWeight(), "weight is"}});
+          },
+          [&](LinearOp op) { return lowerLinear(op, symbols); })))
+    return signalPassFailure();
 
-  SmallVector<FWHTOp> transforms;
-  module.walk([&](FWHTOp op) { transforms.push_back(op); });
-  for (FWHTOp op : transforms) {
-    if (!op.getType().getElementType().isF32()) {
-      explain(op, "the input is not f32");
-      continue;
-    }
-    // The generic lowering reports it as an error.
-    if (quant::factorHadamardSize(op.getType().getShape().back())->baseOrder >
-        quant::kMaxLoweredBaseOrder) {
-      explain(op, "its base Hadamard matrix is too large");
-      continue;
-    }
-    lowerFWHT(op, symbols);
-  }
+  (void)lowerEach<FWHTOp>(
+      module, explainFallbacks,
+      [](FWHTOp op) -> std::string {
+        if (!op.getType().getElementType().isF32())
+          return "the input is not f32";
+        // The generic lowering reports it as an error.
+        if (quant::factorHadamardSize(op.getType().getShape().back())
+                ->baseOrder > quant::kMaxLoweredBaseOrder)
+          return "its base Hadamard matrix is too large";
+        return "";
+      },
+      [&](FWHTOp op) {
+        lowerFWHT(op, symbols);
+        return success();
+      });
 
-  SmallVector<SparseLinearOp> products;
-  module.walk([&](SparseLinearOp op) { products.push_back(op); });
-  for (SparseLinearOp op : products) {
-    std::string reason;
-    if (!op.getInput().getType().getElementType().isF32())
-      reason = "the input is not f32";
-    for (auto [value, what] : {std::pair{op.getRowOffsets(), "row_offsets"},
-                               {op.getCols(), "cols"},
-                               {op.getValues(), "values"}})
-      if (reason.empty() && !matchPattern(value, m_Constant()))
-        reason = std::string("its ") + what + " are not constant";
-    if (!reason.empty()) {
-      explain(op, reason);
-      continue;
-    }
-    if (failed(lowerSparseLinear(op, symbols)))
-      return signalPassFailure();
-  }
+  if (failed(lowerEach<SparseLinearOp>(
+          module, explainFallbacks,
+          [](SparseLinearOp op) {
+            return getFallbackReason(op.getInput(),
+                                     {{op.getRowOffsets(), "row_offsets are"},
+                                      {op.getCols(), "cols are"},
+                                      {op.getValues(), "values are"}});
+          },
+          [&](SparseLinearOp op) { return lowerSparseLinear(op, symbols); })))
+    return signalPassFailure();
 }
