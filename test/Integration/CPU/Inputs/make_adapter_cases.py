@@ -8,26 +8,14 @@ be compared.
 
 Usage: make_adapter_cases.py OUT.mlir"""
 
+import os
 import random
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "lib"))
+from mlir_literals import dense, fmt, tensor  # noqa: E402
+
 rng = random.Random(11)
-
-
-def fmt(v):
-    return repr(float(v))
-
-
-def dense(shape, values):
-    def nest(dims, flat):
-        if not dims:
-            return flat.pop(0)
-        return "[" + ", ".join(nest(dims[1:], flat) for _ in range(dims[0])) + "]"
-    return "dense<" + nest(list(shape), [str(v) for v in values]) + ">"
-
-
-def tensor(shape, elem="f32"):
-    return "tensor<" + "".join(f"{d}x" for d in shape) + elem + ">"
 
 
 def count(shape):
