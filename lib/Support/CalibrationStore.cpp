@@ -7,6 +7,8 @@
 #include "qwha/Support/CalibrationStore.h"
 #include "qwha/Support/Safetensors.h"
 
+#include "llvm/Support/SwapByteOrder.h"
+
 #include <cmath>
 
 using namespace qwha;
@@ -14,6 +16,17 @@ using namespace qwha;
 static llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message) {
   return llvm::createStringError("calibration file '" + path + "': " +
                                  message);
+}
+
+CalibrationStore::CalibrationStore() = default;
+CalibrationStore::CalibrationStore(CalibrationStore &&) = default;
+CalibrationStore &CalibrationStore::operator=(CalibrationStore &&) = default;
+CalibrationStore::~CalibrationStore() = default;
+
+/// Whether `tensor`'s F32 bytes can be read in place as floats.
+static bool isReadableInPlace(const TensorView &tensor) {
+  return llvm::sys::IsLittleEndianHost &&
+         reinterpret_cast<uintptr_t>(tensor.data.data()) % alignof(float) == 0;
 }
 
 llvm::Expected<CalibrationStore> CalibrationStore::load(llvm::StringRef path) {
@@ -32,8 +45,9 @@ CalibrationStore::read(llvm::Expected<SafetensorsFile> file) {
   llvm::StringRef path = file->getPath();
   CalibrationStore store;
   store.path = path.str();
+  store.file = std::make_unique<SafetensorsFile>(std::move(*file));
   std::map<std::string, const TensorView *> hessians, counts;
-  for (const TensorView &tensor : file->getTensors()) {
+  for (const TensorView &tensor : store.file->getTensors()) {
     llvm::StringRef name = tensor.name;
     if (name.consume_back(".hessian"))
       hessians[name.str()] = &tensor;
@@ -72,19 +86,27 @@ CalibrationStore::read(llvm::Expected<SafetensorsFile> file) {
       return fileError(path, "'" + count.name + "' is " +
                                  llvm::Twine((*samples)[0]) +
                                  "; a layer needs at least one sample");
-    llvm::Expected<std::vector<float>> values = readFloat32(*hessian);
-    if (!values)
-      return values.takeError();
-    for (size_t i = 0; i < values->size(); ++i)
-      if (!std::isfinite((*values)[i]))
-        return fileError(path, "'" + hessian->name +
-                                   "' has a non-finite value at index " +
-                                   llvm::Twine(i));
     Entry entry;
     entry.features = hessian->shape[0];
     entry.samples = (*samples)[0];
-    entry.hessian = std::move(*values);
-    store.entries[layer] = std::move(entry);
+    if (isReadableInPlace(*hessian)) {
+      entry.hessian = llvm::ArrayRef<float>(
+          reinterpret_cast<const float *>(hessian->data.data()),
+          hessian->getNumElements());
+    } else {
+      llvm::Expected<std::vector<float>> values = readFloat32(*hessian);
+      if (!values)
+        return values.takeError();
+      std::vector<float> &copy = store.owned[layer] = std::move(*values);
+      entry.hessian = copy;
+    }
+    for (size_t i = 0; i < entry.hessian.size(); ++i)
+      if (!std::isfinite(entry.hessian[i]))
+        return fileError(path, "'" + hessian->name +
+                                   "' has a non-finite value at index " +
+                                   llvm::Twine(i));
+    store.file->dropResidentPages(hessian->data);
+    store.entries[layer] = entry;
   }
   return store;
 }
@@ -108,8 +130,19 @@ llvm::Error CalibrationStore::save(llvm::StringRef path) const {
   return writer.writeFile(path);
 }
 
-void CalibrationStore::set(llvm::StringRef layer, Entry entry) {
-  entries[layer.str()] = std::move(entry);
+void CalibrationStore::set(llvm::StringRef layer, int64_t features,
+                           int64_t samples, std::vector<float> hessian) {
+  std::vector<float> &stored = owned[layer.str()] = std::move(hessian);
+  entries[layer.str()] = Entry{features, samples, stored};
+}
+
+void CalibrationStore::dropResidentPages(llvm::StringRef layer) const {
+  const Entry *entry = find(layer);
+  if (!entry || !file || owned.count(layer.str()))
+    return;
+  file->dropResidentPages(llvm::ArrayRef<char>(
+      reinterpret_cast<const char *>(entry->hessian.data()),
+      entry->hessian.size() * sizeof(float)));
 }
 
 const CalibrationStore::Entry *

@@ -116,6 +116,7 @@ LogicalResult qwha::applyWHAInit(ModuleOp module,
     row.objective = result->objectiveRefined;
     row.outputEnergy =
         quant::quadraticObjective(*weight, {}, n, k, entry->hessian);
+    store.dropResidentPages(name);
     const double energy = *row.outputEnergy;
     row.extra["budget"] = result->budget;
     row.extra["adapter_entries"] = result->adapter.getNumNonZeros();

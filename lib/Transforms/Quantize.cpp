@@ -230,6 +230,7 @@ LogicalResult qwha::applyGPTQ(ModuleOp module, const CalibrationStore &store,
           return failure();
         llvm::Expected<quant::GptqResult> result =
             quant::quantizeGPTQ(weight, rows, cols, entry->hessian, options);
+        store.dropResidentPages(row.name);
         if (!result)
           return layer.emitError("layer '")
                  << row.name << "': " << llvm::toString(result.takeError());
@@ -275,6 +276,7 @@ LogicalResult qwha::applyRTN(ModuleOp module, const quant::GridOptions &options,
           row.objectiveRTN = row.objective;
           row.outputEnergy =
               quant::quadraticObjective(weight, {}, rows, cols, entry->hessian);
+          store->dropResidentPages(row.name);
         }
         return std::move(*quantized);
       });

@@ -862,7 +862,7 @@ NB_MODULE(_qwha, m) {
             for (const auto &[name, entry] : store->getEntries()) {
               size_t d = entry.features;
               out[nb::str(name.c_str())] = nb::make_tuple(
-                  toNumpy(entry.hessian, {d, d}, true), entry.samples);
+                  toNumpy(entry.hessian.vec(), {d, d}), entry.samples);
             }
             return out;
           },
