@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Calibration/CalibrationRunner.h"
+#include "qwha/Dialect/QWHA/QWHAOps.h"
 #include "qwha/Pipelines/Pipelines.h"
 #include "qwha/Quant/Hessian.h"
 #include "qwha/Runtime/CalibrationRuntime.h"
@@ -13,6 +14,9 @@
 #include "qwha/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
@@ -20,9 +24,11 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstring>
+#include <map>
 
 #ifndef QWHA_MLIR_LIBRARY_DIR
 #error "QWHA_MLIR_LIBRARY_DIR must name the directory of libmlir_c_runner_utils"
@@ -138,6 +144,59 @@ FailureOr<func::FuncOp> findEntry(ModuleOp module, StringRef name,
   return found;
 }
 
+/// Globals below this size keep their initializer: not worth a symbol.
+constexpr size_t kMinExternalWeightBytes = 4096;
+
+/// The bytes `global`'s initializer stands for, when they are laid out as
+/// LLVM lays out the global (row-major elements of a whole number of bytes,
+/// each at an address aligned to its size), hold no splat, and are large
+/// enough to keep out of the JIT's memory.
+std::optional<ArrayRef<char>> getExternalizableData(LLVM::GlobalOp global) {
+  auto value = dyn_cast_or_null<ElementsAttr>(global.getValueOrNull());
+  if (!value)
+    return std::nullopt;
+  Type element = value.getShapedType().getElementType();
+  if (!element.isIntOrFloat() || element.getIntOrFloatBitWidth() % 8 != 0 ||
+      !llvm::isPowerOf2_64(element.getIntOrFloatBitWidth() / 8))
+    return std::nullopt;
+  ArrayRef<char> data;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    data = blob->getData();
+  } else if (auto dense = dyn_cast<DenseIntOrFPElementsAttr>(value)) {
+    if (dense.isSplat())
+      return std::nullopt;
+    data = dense.getRawData();
+  } else {
+    return std::nullopt;
+  }
+  const uint64_t elementBytes = element.getIntOrFloatBitWidth() / 8;
+  if (data.size() < kMinExternalWeightBytes ||
+      data.size() != uint64_t(value.getNumElements()) * elementBytes ||
+      reinterpret_cast<uintptr_t>(data.data()) % elementBytes != 0)
+    return std::nullopt;
+  return data;
+}
+
+/// `entry` and the functions it calls, directly or not.
+llvm::SmallPtrSet<Operation *, 8> getReachableFunctions(ModuleOp module,
+                                                        func::FuncOp entry) {
+  llvm::SmallPtrSet<Operation *, 8> reachable;
+  SmallVector<func::FuncOp> worklist = {entry};
+  while (!worklist.empty()) {
+    func::FuncOp current = worklist.pop_back_val();
+    if (!reachable.insert(current).second)
+      continue;
+    current.walk([&](func::CallOp call) {
+      if (auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee()))
+        worklist.push_back(callee);
+    });
+  }
+  return reachable;
+}
+
 } // namespace
 
 llvm::Expected<CalibrationStore>
@@ -221,17 +280,7 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
 
   // Only the entry and what it calls run; other functions (a `main` that
   // calls the entry, say) would break once the entry loses its results.
-  llvm::SmallPtrSet<Operation *, 8> reachable;
-  SmallVector<func::FuncOp> worklist = {fn};
-  while (!worklist.empty()) {
-    func::FuncOp current = worklist.pop_back_val();
-    if (!reachable.insert(current).second)
-      continue;
-    current.walk([&](func::CallOp call) {
-      if (auto callee = copy->lookupSymbol<func::FuncOp>(call.getCallee()))
-        worklist.push_back(callee);
-    });
-  }
+  llvm::SmallPtrSet<Operation *, 8> reachable = getReachableFunctions(*copy, fn);
   for (auto other : llvm::make_early_inc_range(copy->getOps<func::FuncOp>()))
     if (!reachable.contains(other))
       other.erase();
@@ -266,6 +315,28 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
     return makeError("lowering the model for calibration failed:\n" +
                      diagnostics);
 
+  // Weights stay where they are (a mapped bytecode file, the parser's
+  // buffer, the context's copy of the CPU lowering's packed weights) and the
+  // JIT resolves them by address: translated as initializers they would be
+  // copied into LLVM IR and again into the JIT's memory, and code generation
+  // would spend its time on them.
+  llvm::StringMap<const void *> externalWeights;
+  copy->walk([&](LLVM::GlobalOp global) {
+    std::optional<ArrayRef<char>> data = getExternalizableData(global);
+    if (!data)
+      return;
+    // The global keeps the alignment it promised only as far as the data's
+    // address gives it (LLVM derives the alignment of accesses from it).
+    const uintptr_t address = reinterpret_cast<uintptr_t>(data->data());
+    uint64_t alignment = address & -address;
+    if (std::optional<uint64_t> promised = global.getAlignment())
+      alignment = std::min(alignment, *promised);
+    global.setAlignment(alignment);
+    externalWeights[global.getSymName()] = data->data();
+    global.removeValueAttr();
+    global.setLinkage(LLVM::Linkage::External);
+  });
+
   std::vector<std::string> names;
   if (auto list = (*copy)->getAttrOfType<ArrayAttr>(kCalibrationLayersAttrName))
     for (Attribute name : list)
@@ -294,11 +365,15 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
   if (!engine)
     return makeError("JIT compilation for calibration failed: " +
                      llvm::toString(engine.takeError()) + "\n" + diagnostics);
-  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+  (*engine)->registerSymbols([&](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap symbols;
     symbols[interner(runtime::getObserveSymbolName())] = {
         llvm::orc::ExecutorAddr::fromPtr(runtime::getObserveSymbolAddress()),
         llvm::JITSymbolFlags::Exported};
+    for (const auto &weight : externalWeights)
+      symbols[interner(weight.getKey())] = {
+          llvm::orc::ExecutorAddr::fromPtr(weight.getValue()),
+          llvm::JITSymbolFlags::Exported};
     return symbols;
   });
 
@@ -328,11 +403,92 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
     auto &acc = sink.accumulators[id];
     if (!acc || acc->getNumSamples() == 0)
       return makeError("layer '" + name + "' was tapped but never ran");
-    CalibrationStore::Entry entry;
-    entry.features = acc->getDim();
-    entry.samples = acc->getNumSamples();
-    entry.hessian = acc->getHessian();
-    store.set(name, std::move(entry));
+    store.set(name, acc->getDim(), acc->getNumSamples(), acc->getHessian());
+    // The sum is no longer needed: free it before the next layer's float
+    // copy, so that a group peaks at its sums plus one layer's result.
+    acc.reset();
   }
   return store;
+}
+
+uint64_t qwha::getStatisticsBytes(int64_t features) {
+  // Sum (double, features^2), its float result (features^2), and the
+  // accumulator's scratch of one batch of rows (well under the rest for
+  // the batch sizes taps report).
+  const uint64_t square = uint64_t(features) * uint64_t(features);
+  return square * (sizeof(double) + sizeof(float));
+}
+
+std::string CalibrationPlan::getGroupPattern(size_t index) const {
+  std::string pattern;
+  for (size_t i = groups[index].first; i < groups[index].second; ++i)
+    pattern += (pattern.empty() ? "" : "|") + llvm::Regex::escape(layers[i].name);
+  return pattern;
+}
+
+llvm::Expected<CalibrationPlan>
+qwha::planCalibration(ModuleOp module, const CalibrationRunOptions &options) {
+  std::string error;
+  FailureOr<func::FuncOp> entry = findEntry(module, options.function, error);
+  if (failed(entry))
+    return makeError(error);
+  llvm::Regex pattern("^(" + options.layers + ")$");
+  if (!pattern.isValid(error))
+    return makeError("invalid 'layers' regular expression '" +
+                     options.layers + "': " + error);
+  // Keyed by the Hessian's tensor name: groups then arrive in the order
+  // the file holds them, which a streaming writer needs.
+  std::map<std::string, std::pair<std::string, int64_t>> features;
+  for (Operation *fn : getReachableFunctions(module, *entry))
+    fn->walk([&](LayerOpInterface layer) {
+      StringRef name = layer.getLayerName();
+      if (pattern.match(name))
+        features.emplace((name + ".hessian").str(),
+                         std::make_pair(name.str(), layer.getInFeatures()));
+    });
+  if (features.empty())
+    return makeError("no layer of '" + entry->getName() + "' matches '" +
+                     options.layers +
+                     "': run qwha-raise-linear first, or widen the layers "
+                     "expression");
+  CalibrationPlan plan;
+  uint64_t groupBytes = 0;
+  for (const auto &[key, layer] : features) {
+    const auto &[name, count] = layer;
+    uint64_t bytes = getStatisticsBytes(count);
+    size_t index = plan.layers.size();
+    if (plan.groups.empty() ||
+        (options.maxStatisticsBytes != 0 &&
+         groupBytes + bytes > options.maxStatisticsBytes)) {
+      plan.groups.emplace_back(index, index);
+      groupBytes = 0;
+    }
+    plan.layers.push_back({name, count});
+    plan.groups.back().second = index + 1;
+    groupBytes += bytes;
+  }
+  return plan;
+}
+
+llvm::Error qwha::runCalibrationInGroups(
+    ModuleOp module, const SafetensorsFile &inputs,
+    const CalibrationRunOptions &options, const CalibrationPlan &plan,
+    llvm::function_ref<llvm::Error(CalibrationStore)> consume) {
+  for (size_t index = 0; index < plan.groups.size(); ++index) {
+    CalibrationRunOptions groupOptions = options;
+    groupOptions.layers = plan.getGroupPattern(index);
+    if (options.progress && plan.groups.size() > 1)
+      *options.progress << "calibration: group " << (index + 1) << "/"
+                        << plan.groups.size() << " ("
+                        << (plan.groups[index].second -
+                            plan.groups[index].first)
+                        << " layers)\n";
+    llvm::Expected<CalibrationStore> store =
+        runCalibration(module, inputs, groupOptions);
+    if (!store)
+      return store.takeError();
+    if (llvm::Error err = consume(std::move(*store)))
+      return err;
+  }
+  return llvm::Error::success();
 }

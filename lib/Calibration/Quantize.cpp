@@ -96,6 +96,23 @@ void QuantizePass::runOnOperation() {
                      "inputs=<samples.safetensors>");
     return signalPassFailure();
   }
+  if (maxStatisticsMiB < 0) {
+    module.emitError("max-statistics-mib must be 0 (no bound) or positive, "
+                     "got ")
+        << int64_t(maxStatisticsMiB);
+    return signalPassFailure();
+  }
+  if (maxStatisticsMiB > 0 && sequential) {
+    module.emitError("max-statistics-mib has no effect in sequential mode, "
+                     "which holds one layer's statistics at a time");
+    return signalPassFailure();
+  }
+  if (maxStatisticsMiB > 0 && !calibrationOutput.empty()) {
+    module.emitError("calibration-output needs every layer's statistics at "
+                     "once; with max-statistics-mib, write them with "
+                     "qwha-calibrate --max-statistics-mib instead");
+    return signalPassFailure();
+  }
   if (sequential && !calibrationOutput.empty()) {
     module.emitError("calibration-output cannot be written in sequential "
                      "mode: each layer sees different statistics");
@@ -126,7 +143,45 @@ void QuantizePass::runOnOperation() {
       module.emitError(llvm::toString(samples.takeError()));
       return signalPassFailure();
     }
-    if (!sequential) {
+    if (!sequential && maxStatisticsMiB > 0) {
+      // Every group is calibrated on the module as it was before the pass.
+      OwningOpRef<ModuleOp> original = module.clone();
+      CalibrationRunOptions options;
+      options.function = function;
+      options.layers = layers;
+      options.maxSamples = maxSamples;
+      options.maxStatisticsBytes = uint64_t(maxStatisticsMiB) << 20;
+      llvm::Expected<CalibrationPlan> plan = planCalibration(*original, options);
+      if (!plan) {
+        module.emitError("calibration failed: ")
+            << llvm::toString(plan.takeError());
+        return signalPassFailure();
+      }
+      size_t group = 0;
+      bool quantizeFailed = false; // its errors are on the layer already
+      llvm::Error err = runCalibrationInGroups(
+          *original, *samples, options, *plan,
+          [&](CalibrationStore store) -> llvm::Error {
+            size_t index = group++;
+            auto [begin, end] = plan->groups[index];
+            if (progress)
+              llvm::errs() << "calibration: group " << (index + 1) << "/"
+                           << plan->groups.size() << " (" << (end - begin)
+                           << " layers)\n";
+            if (succeeded(quantize(plan->getGroupPattern(index), &store,
+                                   result, int64_t(begin),
+                                   int64_t(plan->layers.size()))))
+              return llvm::Error::success();
+            quantizeFailed = true;
+            return llvm::createStringError("quantization failed");
+          });
+      if (err) {
+        std::string message = llvm::toString(std::move(err));
+        if (!quantizeFailed)
+          module.emitError("calibration failed: ") << message;
+        return signalPassFailure();
+      }
+    } else if (!sequential) {
       FailureOr<CalibrationStore> store = calibrate(layers, *samples);
       if (failed(store))
         return signalPassFailure();

@@ -10,6 +10,12 @@
 // once per sample, and writes each layer's Hessian H = (2/N) sum x x^T and
 // sample count N (DESIGN.md, File formats). Ends with a table of layers.
 //
+// With --max-statistics-mib the layers are calibrated in groups whose
+// statistics fit the bound, running the samples once per group, and each
+// group's Hessians are streamed to the file before the next group starts:
+// memory holds one group's statistics, whatever the model's size. The file
+// is byte-identical to an unbounded run's.
+//
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Calibration/CalibrationRunner.h"
@@ -28,6 +34,10 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
+
+#include <map>
+#include <optional>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -60,6 +70,11 @@ static cl::opt<int64_t> maxSamples("max-samples", cl::init(-1),
 static cl::opt<bool> noRaise("no-raise",
                              cl::desc("Do not run qwha-raise-linear first"),
                              cl::cat(category));
+static cl::opt<uint64_t> maxStatisticsMiB(
+    "max-statistics-mib", cl::init(0),
+    cl::desc("Accumulate at most this many MiB of layer statistics at once, "
+             "running the samples once per group of layers (0: no bound)"),
+    cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress or summary"),
                            cl::cat(category));
 
@@ -81,8 +96,10 @@ int main(int argc, char **argv) {
   qwha::registerAllDialects(registry);
   MLIRContext context(registry);
 
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  // Shared, so that the parser may reference resources (the weights) in
+  // the mapped input instead of copying them into the context.
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
   OwningOpRef<ModuleOp> module =
       parseSourceFile<ModuleOp>(inputFile, sourceMgr, &context);
   if (!module)
@@ -105,27 +122,109 @@ int main(int argc, char **argv) {
   options.layers = layers;
   options.maxSamples = maxSamples;
   options.progress = quiet ? nullptr : &llvm::errs();
-  llvm::Expected<qwha::CalibrationStore> store =
-      qwha::runCalibration(*module, *samples, options);
-  if (!store)
-    return fail(llvm::toString(store.takeError()));
-  if (llvm::Error err = store->save(outputFile))
+  options.maxStatisticsBytes = maxStatisticsMiB * (uint64_t(1) << 20);
+  llvm::Expected<qwha::CalibrationPlan> plan =
+      qwha::planCalibration(*module, options);
+  if (!plan)
+    return fail(llvm::toString(plan.takeError()));
+
+  // The header is written first, from the plan; the writer keeps the
+  // output in a temporary file until every tensor arrived.
+  qwha::SafetensorsStreamWriter writer;
+  for (const auto &layer : plan->layers) {
+    if (llvm::Error err =
+            writer.declare(layer.name + ".hessian", qwha::DType::F32,
+                           {layer.features, layer.features}))
+      return fail(llvm::toString(std::move(err)));
+    if (llvm::Error err =
+            writer.declare(layer.name + ".nsamples", qwha::DType::I64, {}))
+      return fail(llvm::toString(std::move(err)));
+  }
+  writer.setMetadata("format", "qwha-calibration");
+  if (llvm::Error err = writer.begin(outputFile))
     return fail(llvm::toString(std::move(err)));
 
-  if (!quiet) {
-    llvm::errs() << llvm::format("%-40s %9s %9s %14s\n", "layer", "features",
-                                 "rows", "mean diag H");
-    for (const auto &[name, entry] : store->getEntries()) {
+  struct Row {
+    std::string name;
+    int64_t features, samples;
+    double meanDiagonal;
+  };
+  std::vector<Row> rows;
+  // Tensors that arrived before their turn in the file: the sample counts
+  // of layers whose name prefixes another's sort after that layer's
+  // Hessian, e.g. "a.hessian" < "a.o.hessian" < "a.o.nsamples" < "a.nsamples".
+  std::map<std::string, std::vector<char>> pending;
+  size_t next = 0;
+  auto writeGroup = [&](qwha::CalibrationStore store) -> llvm::Error {
+    // The bytes of tensor `name` if this group or an earlier one made it.
+    auto lookup = [&](llvm::StringRef name,
+                      int64_t &count) -> std::optional<llvm::ArrayRef<char>> {
+      if (auto it = pending.find(name.str()); it != pending.end())
+        return llvm::ArrayRef<char>(it->second);
+      llvm::StringRef layer = name;
+      if (layer.consume_back(".hessian"))
+        if (const auto *entry = store.find(layer))
+          return llvm::ArrayRef<char>(
+              reinterpret_cast<const char *>(entry->hessian.data()),
+              entry->hessian.size() * sizeof(float));
+      if (layer.consume_back(".nsamples"))
+        if (const auto *entry = store.find(layer)) {
+          count = entry->samples;
+          return llvm::ArrayRef<char>(reinterpret_cast<const char *>(&count),
+                                      sizeof(count));
+        }
+      return std::nullopt;
+    };
+    llvm::ArrayRef<qwha::SafetensorsStreamWriter::Tensor> order =
+        writer.getTensors();
+    std::set<std::string> written;
+    for (; next < order.size(); ++next) {
+      int64_t count = 0;
+      std::optional<llvm::ArrayRef<char>> bytes = lookup(order[next].name, count);
+      if (!bytes)
+        break;
+      if (llvm::Error err = writer.write(order[next].name, *bytes))
+        return err;
+      written.insert(order[next].name);
+      pending.erase(order[next].name);
+    }
+    for (const auto &[name, entry] : store.getEntries()) {
       double trace = 0;
       for (int64_t i = 0; i < entry.features; ++i)
         trace += entry.hessian[i * entry.features + i];
-      llvm::errs() << llvm::format("%-40s %9lld %9lld %14.6g\n", name.c_str(),
-                                   (long long)entry.features,
-                                   (long long)entry.samples,
-                                   trace / double(entry.features));
+      rows.push_back({name, entry.features, entry.samples,
+                      trace / double(entry.features)});
+      for (llvm::StringRef suffix : {".hessian", ".nsamples"}) {
+        std::string tensor = name + suffix.str();
+        int64_t count = 0;
+        if (!written.count(tensor))
+          pending[tensor] = lookup(tensor, count)->vec();
+      }
     }
-    llvm::errs() << "wrote " << store->getEntries().size() << " layers to '"
-                 << outputFile << "'\n";
+    return llvm::Error::success();
+  };
+  if (llvm::Error err = qwha::runCalibrationInGroups(*module, *samples,
+                                                     options, *plan,
+                                                     writeGroup))
+    return fail(llvm::toString(std::move(err)));
+  if (llvm::Error err = writer.finish())
+    return fail(llvm::toString(std::move(err)));
+
+  if (!quiet) {
+    llvm::sort(rows, [](const Row &a, const Row &b) { return a.name < b.name; });
+    llvm::errs() << llvm::format("%-40s %9s %9s %14s\n", "layer", "features",
+                                 "rows", "mean diag H");
+    for (const Row &row : rows)
+      llvm::errs() << llvm::format("%-40s %9lld %9lld %14.6g\n",
+                                   row.name.c_str(), (long long)row.features,
+                                   (long long)row.samples, row.meanDiagonal);
+    llvm::errs() << "wrote " << rows.size() << " layers to '" << outputFile
+                 << "'";
+    if (plan->groups.size() > 1)
+      llvm::errs() << " in " << plan->groups.size()
+                   << " groups of at most " << maxStatisticsMiB
+                   << " MiB of statistics";
+    llvm::errs() << "\n";
   }
   return 0;
 }

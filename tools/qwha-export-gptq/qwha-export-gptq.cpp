@@ -52,8 +52,10 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   qwha::registerAllDialects(registry);
   MLIRContext context(registry);
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  // Shared, so that the parser may reference resources (the weights) in
+  // the mapped input instead of copying them into the context.
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
   OwningOpRef<ModuleOp> module =
       parseSourceFile<ModuleOp>(inputFile, sourceMgr, &context);
   if (!module)

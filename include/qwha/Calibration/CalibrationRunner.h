@@ -20,9 +20,11 @@
 #include "qwha/Support/CalibrationStore.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
+#include <vector>
 
 namespace qwha {
 class SafetensorsFile;
@@ -37,7 +39,41 @@ struct CalibrationRunOptions {
   int64_t maxSamples = -1;
   /// Progress lines ("calibration: sample 3/16"), when set.
   llvm::raw_ostream *progress = nullptr;
+  /// For runCalibrationInGroups: at most this many bytes of statistics
+  /// accumulated at once (0: no bound).
+  uint64_t maxStatisticsBytes = 0;
 };
+
+/// Bytes a layer with `features` inputs holds while its statistics are
+/// accumulated: the double-precision sum, its float result, and the
+/// per-call scratch of the accumulator.
+uint64_t getStatisticsBytes(int64_t features);
+
+/// Which layers a calibration run taps, and how runCalibrationInGroups
+/// splits them.
+struct CalibrationPlan {
+  struct Layer {
+    std::string name;
+    int64_t features;
+  };
+  /// The layers `options.layers` selects in the entry function and the
+  /// functions it calls, in the order of their Hessians in a calibration
+  /// file (bytewise order of `<name>.hessian`).
+  std::vector<Layer> layers;
+  /// Consecutive [begin, end) ranges of `layers` whose statistics
+  /// (getStatisticsBytes) stay within `options.maxStatisticsBytes`; one
+  /// range if that is 0. A layer over the bound by itself is a range alone.
+  std::vector<std::pair<size_t, size_t>> groups;
+
+  /// The full-match regular expression of group `index`'s names.
+  std::string getGroupPattern(size_t index) const;
+};
+
+/// Plans a calibration of `module` with `options`. Errors as
+/// runCalibration's for the entry function and the expression, and when no
+/// layer matches.
+llvm::Expected<CalibrationPlan>
+planCalibration(mlir::ModuleOp module, const CalibrationRunOptions &options);
 
 /// Runs `module` (left unchanged) once per sample and returns the
 /// statistics of every tapped layer. Function argument i takes the tensor
@@ -47,6 +83,16 @@ struct CalibrationRunOptions {
 llvm::Expected<CalibrationStore>
 runCalibration(mlir::ModuleOp module, const SafetensorsFile &inputs,
                const CalibrationRunOptions &options);
+
+/// runCalibration in bounded memory: the samples run once per group of
+/// `plan` (from planCalibration with the same options), and each group's
+/// statistics go to `consume` before the next group starts. Every group sees
+/// the module as given, so the statistics equal those of one
+/// runCalibration.
+llvm::Error runCalibrationInGroups(
+    mlir::ModuleOp module, const SafetensorsFile &inputs,
+    const CalibrationRunOptions &options, const CalibrationPlan &plan,
+    llvm::function_ref<llvm::Error(CalibrationStore)> consume);
 
 } // namespace qwha
 

@@ -22,6 +22,13 @@ def Quantize : Pass<"qwha-quantize", "mlir::ModuleOp"> {
     then include the error of earlier layers, which later layers correct.
     It runs the model once per layer.
 
+    With `max-statistics-mib`, the statistics of at most that many MiB are
+    held at once: layers are calibrated in groups (name order) that fit, the
+    samples running once per group on the module as it was before the pass,
+    and each group is quantized before the next is calibrated. The result is
+    the same as without the bound; only the memory and the number of runs
+    change.
+
     Example:
 
     ```
@@ -42,6 +49,10 @@ def Quantize : Pass<"qwha-quantize", "mlir::ModuleOp"> {
     Option<"sequential", "sequential", "bool", /*default=*/"false",
            "Calibrate each layer on the outputs of the quantized layers "
            "before it">,
+    Option<"maxStatisticsMiB", "max-statistics-mib", "int64_t",
+           /*default=*/"0",
+           "Hold at most this many MiB of layer statistics at once (0: no "
+           "bound)">,
     Option<"calibrationOutput", "calibration-output", "std::string",
            /*default=*/"\"\"",
            "Also write the statistics (not in sequential mode)">,
