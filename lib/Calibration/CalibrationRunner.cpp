@@ -28,6 +28,7 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <cstring>
+#include <dlfcn.h>
 #include <map>
 
 #ifndef QWHA_MLIR_LIBRARY_DIR
@@ -178,6 +179,17 @@ std::optional<ArrayRef<char>> getExternalizableData(LLVM::GlobalOp global) {
       reinterpret_cast<uintptr_t>(data.data()) % elementBytes != 0)
     return std::nullopt;
   return data;
+}
+
+/// MLIR's C runner utils, opened once per process with local symbols.
+llvm::Expected<void *> openRunnerUtils() {
+  static void *handle = ::dlopen(QWHA_MLIR_LIBRARY_DIR
+                                 "/libmlir_c_runner_utils.so",
+                                 RTLD_LAZY | RTLD_LOCAL);
+  if (!handle)
+    return makeError("cannot load MLIR's runner utils for calibration: " +
+                     llvm::Twine(::dlerror()));
+  return handle;
 }
 
 /// `entry` and the functions it calls, directly or not.
@@ -355,12 +367,23 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
   qwha::registerQWHADialectTranslation(registry);
   context->appendDialectRegistry(registry);
   auto transformer = makeOptimizingTransformer(/*optLevel=*/2, 0, nullptr);
-  std::string runnerUtils =
-      std::string(QWHA_MLIR_LIBRARY_DIR) + "/libmlir_c_runner_utils.so";
-  StringRef libs[] = {runnerUtils};
+  // The runtime functions the lowering calls (memrefCopy, ...) come from
+  // MLIR's runner utils, opened RTLD_LOCAL and handed to the JIT by address.
+  // ExecutionEngine's sharedLibPaths would open it RTLD_GLOBAL, and with it
+  // its dependencies libLLVM and libMLIR: their symbols would then interpose
+  // the LLVM linked into libraries loaded later in the same process (torch
+  // imports triton's), whose static initializers crash.
+  llvm::Expected<void *> runnerUtils = openRunnerUtils();
+  if (!runnerUtils)
+    return runnerUtils.takeError();
+  llvm::StringMap<void *> runtimeFunctions;
+  copy->walk([&](LLVM::LLVMFuncOp decl) {
+    if (decl.isExternal())
+      if (void *address = ::dlsym(*runnerUtils, decl.getSymName().str().c_str()))
+        runtimeFunctions[decl.getSymName()] = address;
+  });
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = transformer;
-  engineOptions.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(*copy, engineOptions);
   if (!engine)
     return makeError("JIT compilation for calibration failed: " +
@@ -373,6 +396,10 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
     for (const auto &weight : externalWeights)
       symbols[interner(weight.getKey())] = {
           llvm::orc::ExecutorAddr::fromPtr(weight.getValue()),
+          llvm::JITSymbolFlags::Exported};
+    for (const auto &function : runtimeFunctions)
+      symbols[interner(function.getKey())] = {
+          llvm::orc::ExecutorAddr::fromPtr(function.getValue()),
           llvm::JITSymbolFlags::Exported};
     return symbols;
   });
