@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace qwha;
@@ -230,9 +231,9 @@ llvm::Error qwha::exportGptqCheckpoint(ModuleOp module,
                                        llvm::StringRef directory,
                                        quant::GptqFormat format,
                                        llvm::raw_ostream *progress) {
-  SmallVector<QLinearOp> layers;
-  module.walk([&](QLinearOp op) { layers.push_back(op); });
-  if (layers.empty())
+  SmallVector<QLinearOp> ops;
+  module.walk([&](QLinearOp op) { ops.push_back(op); });
+  if (ops.empty())
     return llvm::createStringError(
         "the module has no qwha.qlinear layer to export");
 
@@ -243,41 +244,67 @@ llvm::Error qwha::exportGptqCheckpoint(ModuleOp module,
     return success();
   });
 
-  GptqConfig config;
-  config.format = format;
-  config.bits = layers.front().getBits();
-  config.sym = true;
-  // One group size for all: a per-channel layer fits a config group size
-  // equal to its input features (one group), so take a real one if any.
-  config.groupSize = -1;
-  for (QLinearOp layer : layers)
-    if (layer.getGroupSize() != -1)
-      config.groupSize = layer.getGroupSize();
-  SafetensorsWriter writer;
-  std::map<std::string, std::vector<uint8_t>> exportedCodes;
-  for (QLinearOp layer : layers) {
-    StringRef name = layer.getName();
-    int64_t inFeatures = layer.getCodes().getType().getDimSize(1);
-    bool groupFits = layer.getGroupSize() == config.groupSize ||
-                     (layer.getGroupSize() == -1 &&
-                      inFeatures == config.groupSize);
-    if (layer.getBits() != config.bits || !groupFits)
-      return layerError(name, "uses " + llvm::Twine(layer.getBits()) +
-                                  " bits and group size " +
-                                  llvm::Twine(layer.getGroupSize()) +
-                                  ", other layers " + llvm::Twine(config.bits) +
-                                  " and " + llvm::Twine(config.groupSize) +
-                                  ": a GPTQ checkpoint has one config");
-    FailureOr<quant::QuantizedMatrix> q = readQuantizedWeight(layer);
+  std::vector<std::pair<std::string, quant::QuantizedMatrix>> layers;
+  std::map<std::string, size_t> indexByName;
+  for (QLinearOp op : ops) {
+    StringRef name = op.getName();
+    FailureOr<quant::QuantizedMatrix> q = readQuantizedWeight(op);
     if (failed(q))
       return layerError(name, diagnostics);
-    if (auto it = exportedCodes.find(name.str()); it != exportedCodes.end()) {
+    if (auto it = indexByName.find(name.str()); it != indexByName.end()) {
       // A layer applied twice shares its weight; anything else is a clash.
-      if (it->second != q->codes)
+      if (layers[it->second].second.codes != q->codes)
         return layerError(name, "appears twice with different weights");
       continue;
     }
-    exportedCodes[name.str()] = q->codes;
+    indexByName[name.str()] = layers.size();
+    layers.emplace_back(name.str(), std::move(*q));
+  }
+  return exportGptqLayers(layers, directory, format, progress);
+}
+
+llvm::Error qwha::exportGptqLayers(
+    llvm::ArrayRef<std::pair<std::string, quant::QuantizedMatrix>> layers,
+    llvm::StringRef directory, quant::GptqFormat format,
+    llvm::raw_ostream *progress) {
+  if (layers.empty())
+    return llvm::createStringError("no layer to export");
+  GptqConfig config;
+  config.format = format;
+  config.bits = layers.front().second.bits;
+  config.sym = true;
+  // One group size for all: a per-channel layer fits a config group size
+  // equal to its input features (one group), so take a real one if any.
+  // A group as wide as the row is per-channel.
+  auto groupSizeOf = [](const quant::QuantizedMatrix &q) {
+    return q.groupSize == q.cols ? int64_t(-1) : q.groupSize;
+  };
+  config.groupSize = -1;
+  for (const auto &[name, q] : layers)
+    if (groupSizeOf(q) != -1)
+      config.groupSize = groupSizeOf(q);
+  SafetensorsWriter writer;
+  std::set<std::string> names;
+  for (const auto &[layerName, layer] : layers) {
+    StringRef name = layerName;
+    const quant::QuantizedMatrix *q = &layer;
+    if (!names.insert(layerName).second)
+      return layerError(name, "appears twice");
+    const int64_t groupSize = groupSizeOf(*q);
+    bool groupFits = groupSize == config.groupSize ||
+                     (groupSize == -1 && q->cols == config.groupSize);
+    if (q->bits != config.bits || !groupFits)
+      return layerError(name, "uses " + llvm::Twine(q->bits) +
+                                  " bits and group size " +
+                                  llvm::Twine(groupSize) + ", other layers " +
+                                  llvm::Twine(config.bits) + " and " +
+                                  llvm::Twine(config.groupSize) +
+                                  ": a GPTQ checkpoint has one config");
+    quant::QuantizedWeightView view{q->rows,  q->cols,  q->groupSize,
+                                    q->bits,  q->codes, q->scales,
+                                    q->zeros, q->gIdx};
+    if (llvm::Error err = quant::validate(view))
+      return layerError(name, llvm::toString(std::move(err)));
 
     const int64_t n = q->rows, k = q->cols, groups = q->getNumGroups();
     const unsigned maxCode = (1u << q->bits) - 1;

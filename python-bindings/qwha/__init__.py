@@ -8,7 +8,11 @@ other layouts are copied, other dtypes raise ``TypeError``. Shape errors and
 errors the C++ reports raise ``ValueError`` with its message.
 
 ``qwha.ir`` parses, transforms and calibrates MLIR modules in process;
-``qwha.tools`` runs the command-line tools (``qwha-compile``).
+``qwha.tools`` runs the command-line tools (``qwha-compile``);
+``qwha.runtime`` calls the compiled libraries on numpy arrays and torch
+tensors; ``qwha.torch`` quantizes torch modules in place (GPTQ with
+calibration hooks), adds trainable Walsh-Hadamard adapters (``WHALinear``)
+and exports both for the compiler.
 """
 
 from __future__ import annotations

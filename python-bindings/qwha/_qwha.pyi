@@ -2,6 +2,7 @@
 # with array types and class docstrings filled in. Use the `qwha` package.
 """Native part of the qwha package (see qwha/__init__.py)."""
 
+import collections.abc
 from typing import Annotated
 
 import numpy
@@ -194,3 +195,9 @@ class Module:
     def run_pipeline(self, pipeline: str) -> None: ...
 
     def calibrate(self, samples: str, function: str, layers: str, max_samples: int) -> dict: ...
+
+def export_gptq(layers: collections.abc.Sequence[tuple[str, QuantizedMatrix]], directory: str, format: str) -> None: ...
+
+def save_adapters(layers: collections.abc.Sequence[tuple[str, SparseMatrix]], path: str) -> None: ...
+
+def load_adapters(path: str) -> dict: ...

@@ -1,6 +1,7 @@
-"""Calls libraries built by `qwha-compile` from Python, on numpy arrays.
+"""Calls libraries built by `qwha-compile` from Python, on numpy arrays and
+torch tensors.
 
-    from qwha_runtime import CompiledModel
+    from qwha.runtime import CompiledModel
     m = CompiledModel("model.so")          # reads model.h beside it
     y = m.forward(ids, mask)               # or m.call("forward", ids, mask)
 
@@ -25,6 +26,13 @@ Tensor arguments are read only to the library; a `memref` argument may be
 written by it, and writes reach the caller's array when no copy was made.
 f16 elements travel as numpy float16; bf16 elements as their bits
 (uint16) in both directions. Standard library and numpy only.
+
+CPU torch tensors are passed like numpy arrays, through ``Tensor.numpy()``
+(no copy when contiguous and of the argument's dtype; a tensor that needs
+grad is detached); when any argument is a torch tensor, array results come
+back as torch tensors (``torch.from_numpy``, no further copy; bf16 results as
+``torch.bfloat16``). Tensors on other devices are an error: the library runs
+on the CPU. torch is never imported by this module.
 """
 
 import ctypes
@@ -162,6 +170,8 @@ class EntryPoint:
     def _convert(self, index, value, keep):
         arg = self.args[index]
         where = f"@{self.name} argument {index} ({arg})"
+        if _is_torch_tensor(value):
+            value = _torch_to_numpy(value, where)
         if not arg.is_memref:
             if np.ndim(value) != 0:
                 raise ValueError(f"{where}: expected a scalar, got shape {np.shape(value)}")
@@ -207,10 +217,12 @@ class EntryPoint:
                             f"got {len(values)}: {self.signature}")
         keep = []
         converted = [self._convert(i, v, keep) for i, v in enumerate(values)]
+        as_torch = any(_is_torch_tensor(v) for v in values)
         if len(self.results) == 1 and self.results[0].is_memref:
             out = self.results[0].descriptor()
             self._function(ctypes.byref(out), *converted)
-            return _take([(self.results[0], out)])[0]
+            return _finish(_take([(self.results[0], out)]), self.results,
+                           as_torch)[0]
         if len(self.results) == 1:
             return self._function(*converted)
         if not self.results:
@@ -218,7 +230,42 @@ class EntryPoint:
             return None
         out = self._results_struct()
         self._function(ctypes.byref(out), *converted)
-        return tuple(_take([(r, getattr(out, f"r{i}")) for i, r in enumerate(self.results)]))
+        return tuple(_finish(
+            _take([(r, getattr(out, f"r{i}")) for i, r in enumerate(self.results)]),
+            self.results, as_torch))
+
+
+def _is_torch_tensor(value):
+    return (type(value).__module__.split(".")[0] == "torch"
+            and hasattr(value, "numpy") and hasattr(value, "device"))
+
+
+def _torch_to_numpy(tensor, where):
+    """A numpy view of a CPU tensor (bf16 as its uint16 bits)."""
+    if tensor.device.type != "cpu":
+        raise TypeError(f"{where}: the tensor is on {tensor.device}; the "
+                        f"library runs on the CPU (call .cpu() first)")
+    tensor = tensor.detach()
+    if str(tensor.dtype) == "torch.bfloat16":
+        import torch  # only reached with a tensor in hand
+        return tensor.view(torch.int16).numpy().view(np.uint16)
+    return tensor.numpy()
+
+
+def _finish(values, results, as_torch):
+    """Array results as torch tensors when the call was given tensors."""
+    if not as_torch:
+        return values
+    import torch  # only reached when a tensor was passed
+    out = []
+    for value, result in zip(values, results):
+        if not result.is_memref:
+            out.append(value)
+        elif result.element == "bf16":
+            out.append(torch.from_numpy(value.view(np.int16)).view(torch.bfloat16))
+        else:
+            out.append(torch.from_numpy(value))
+    return out
 
 
 _libc = ctypes.CDLL(None)

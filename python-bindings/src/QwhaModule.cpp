@@ -26,7 +26,9 @@
 #include "qwha/Quant/Hadamard.h"
 #include "qwha/Quant/Hessian.h"
 #include "qwha/Quant/Packing.h"
+#include "qwha/Support/AdapterFile.h"
 #include "qwha/Support/Safetensors.h"
+#include "qwha/Transforms/GptqCheckpoint.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -47,6 +49,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/unique_ptr.h>
+#include <nanobind/stl/vector.h>
 
 #include <cstring>
 #include <memory>
@@ -780,6 +783,45 @@ NB_MODULE(_qwha, m) {
                        {size_t(inputs.shape(0)), size_t(adapter.rows)});
       },
       "adapter"_a, "inputs"_a);
+
+  //===--------------------------------------------------------------------===//
+  // Files the compiler reads
+  //===--------------------------------------------------------------------===//
+  m.def(
+      "export_gptq",
+      [](const std::vector<std::pair<std::string, QuantizedMatrix>> &layers,
+         const std::string &directory, const std::string &format) {
+        check(exportGptqLayers(layers, directory, parseFormat(format)),
+              "export_gptq");
+      },
+      "layers"_a, "directory"_a, "format"_a);
+
+  m.def(
+      "save_adapters",
+      [](const std::vector<std::pair<std::string, SparseMatrix>> &layers,
+         const std::string &path) {
+        AdapterFile file;
+        for (const auto &[name, adapter] : layers) {
+          if (file.find(name))
+            throwValue("layer '" + name + "' appears twice");
+          file.set(name, {adapter.getFlatIndices(), adapter.values});
+        }
+        check(file.save(path), "save_adapters");
+      },
+      "layers"_a, "path"_a);
+
+  m.def(
+      "load_adapters",
+      [](const std::string &path) {
+        AdapterFile file = unwrap(AdapterFile::load(path), "load_adapters");
+        nb::dict out;
+        for (const auto &[name, entry] : file.getEntries())
+          out[nb::str(name.c_str())] = nb::make_tuple(
+              toNumpy(entry.indices, {entry.indices.size()}, true),
+              toNumpy(entry.values, {entry.values.size()}, true));
+        return out;
+      },
+      "path"_a);
 
   //===--------------------------------------------------------------------===//
   // IR

@@ -70,6 +70,14 @@ llvm::Error exportGptqCheckpoint(mlir::ModuleOp module,
                                  quant::GptqFormat format,
                                  llvm::raw_ostream *progress = nullptr);
 
+/// Writes `layers` (name, weight) into `directory` as a GPTQ checkpoint, with
+/// the rules of exportGptqCheckpoint; each weight is validated first. What
+/// qwha-export-gptq and the Python package (qwha.export_gptq) write.
+llvm::Error exportGptqLayers(
+    llvm::ArrayRef<std::pair<std::string, quant::QuantizedMatrix>> layers,
+    llvm::StringRef directory, quant::GptqFormat format,
+    llvm::raw_ostream *progress = nullptr);
+
 } // namespace qwha
 
 #endif // QWHA_TRANSFORMS_GPTQCHECKPOINT_H
