@@ -15,7 +15,7 @@ SOURCE_DIR = os.environ.get(
 BINARY_DIR = os.environ.get("QWHA_BINARY_DIR",
                             os.path.join(SOURCE_DIR, "build"))
 
-_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64,
+_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64,
            "I32": np.int32, "U8": np.uint8}
 
 
