@@ -19,7 +19,8 @@ torch module, the exported checkpoint and the compiled model compute with
 the same weights.
 
 A :class:`WHALinear` is y = x W_q^T + b + x (F H)^T: the frozen quantized
-weight W_q, the orthonormal Walsh-Hadamard transform H of the input features,
+weight W_q, the orthonormal Walsh-Hadamard transform H of the input features
+(butterflies, :func:`hadamard_transform`),
 and a sparse F whose support (chosen by AdaAlloc and magnitude selection)
 is fixed and whose values are an ``nn.Parameter``: any torch optimizer
 fine-tunes them (QWHA fine-tuning), and :func:`export_adapters` writes them
@@ -41,7 +42,8 @@ import torch
 from torch import nn
 
 from . import (HessianAccumulator, QuantizedMatrix, SparseMatrix,
-               hadamard_matrix, init_adapter, make_quantized)
+               factor_hadamard_size, hadamard_matrix, init_adapter,
+               make_quantized)
 from . import _qwha
 from . import gptq as _gptq
 from . import rtn as _rtn
@@ -116,19 +118,39 @@ class QuantLinear(nn.Module):
 _HADAMARD_CACHE: Dict[Any, torch.Tensor] = {}
 
 
-def hadamard_transform(x: torch.Tensor) -> torch.Tensor:
-    """x H^T over the last dimension d, H the orthonormal Walsh-Hadamard
-    matrix of ``qwha.hadamard_matrix(d) / sqrt(d)`` (the transform
-    ``qwha.fwht`` and the compiler's ``qwha.fwht`` apply): differentiable,
-    through a dense matrix cached per size, device and dtype."""
-    d = x.shape[-1]
-    key = (d, x.device, x.dtype)
+def _small_hadamard(m: int, like: torch.Tensor) -> torch.Tensor:
+    key = (m, like.device, like.dtype)
     h = _HADAMARD_CACHE.get(key)
     if h is None:
-        h = torch.from_numpy(hadamard_matrix(d).astype(np.float32))
-        h = (h / np.sqrt(d)).to(device=x.device, dtype=x.dtype)
+        h = torch.from_numpy(hadamard_matrix(m).astype(np.float32)).to(
+            device=like.device, dtype=like.dtype)
         _HADAMARD_CACHE[key] = h
-    return x @ h.T
+    return h
+
+
+def hadamard_transform(x: torch.Tensor) -> torch.Tensor:
+    """x H^T over the last dimension d, H the orthonormal Walsh-Hadamard
+    matrix ``qwha.hadamard_matrix(d) / sqrt(d)`` (the transform ``qwha.fwht``
+    and the compiler's ``qwha.fwht`` apply), differentiable. For d = 2^n m,
+    H = S_(2^n) (x) H_m: a product with the small m x m factor, then n
+    butterfly stages, O(d (m + log d)) work and no d x d matrix."""
+    d = x.shape[-1]
+    factors = factor_hadamard_size(d)
+    if factors is None:
+        raise ValueError(f"no Walsh-Hadamard transform of size {d} (sizes are "
+                         f"2^n * m, m in the table of qwha.factor_hadamard_size)")
+    power, m = factors
+    lead = x.shape[:-1]
+    y = x.reshape(-1, power, m)
+    if m > 1:
+        y = y @ _small_hadamard(m, y).T
+    h = 1
+    while h < power:
+        y = y.reshape(-1, power // (2 * h), 2, h, m)
+        y = torch.stack((y[:, :, 0] + y[:, :, 1], y[:, :, 0] - y[:, :, 1]),
+                        dim=2)
+        h *= 2
+    return y.reshape(*lead, d) / float(np.sqrt(d))
 
 
 class WHALinear(nn.Module):

@@ -87,6 +87,19 @@ def test_sequential_and_rtn_modes():
     assert isinstance(model[2], qt.QuantLinear) and "objective" not in report[0]
 
 
+@pytest.mark.parametrize("d", [1, 2, 8, 12, 24, 40, 64, 96, 1024])
+def test_hadamard_transform_equals_the_dense_matrix(d):
+    x = torch.randn(3, 2, d, dtype=torch.float64, requires_grad=True)
+    h = torch.from_numpy(qwha.hadamard_matrix(d).astype(np.float64)) / np.sqrt(d)
+    y = qt.hadamard_transform(x)
+    torch.testing.assert_close(y, x @ h.T)
+    # Orthonormal: the gradient of |y|^2 / 2 is x itself.
+    (y.square().sum() / 2).backward()
+    torch.testing.assert_close(x.grad, x.detach())
+    with pytest.raises(ValueError, match="size 7"):
+        qt.hadamard_transform(torch.zeros(7))
+
+
 def test_wha_linear_matches_the_c_plus_plus_adapter_and_trains():
     model = mlp()
     data = batches()
