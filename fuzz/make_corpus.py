@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes the fuzzers' seed corpora into fuzz/corpus/<target>/: small valid
 inputs for each reader (built with test/lib/safetensors_lite.py, which was
-written from the format description, not from the C++ reader) and the
-repository's MLIR tests split at `// -----`. Deterministic; rerun after
-changing it and commit the result.
+written from the format description, not from the C++ reader; config.json
+and trainer_state.json as Hugging Face writes them) and the repository's
+MLIR tests split at `// -----`. Deterministic; rerun after changing it and
+commit the result.
 
 usage: fuzz/make_corpus.py [--out fuzz/corpus]
 """
@@ -168,6 +169,179 @@ def gptq_seeds():
     return seeds
 
 
+# CheckpointIndexFuzzer.cpp: the index, a NUL, then the shards in file name
+# order with this between them.
+SHARD_SEPARATOR = b"\n--\n"
+
+
+def index_seed(shards, metadata=None):
+    """shards: {file name: {tensor: (dtype, shape, values)}}. The index as
+    transformers writes it (sorted keys, indent 2, total_size)."""
+    weight_map = {}
+    blobs = []
+    total = 0
+    for file in sorted(shards):
+        for name, (dtype, shape, values) in shards[file].items():
+            weight_map[name] = file
+            total += len(values) * {"F32": 4, "F16": 2, "I64": 8,
+                                    "I32": 4, "I8": 1}[dtype]
+        blobs.append(safetensors_bytes(shards[file], {"format": "pt"}))
+    index = {"metadata": dict({"total_size": total}, **(metadata or {})),
+             "weight_map": weight_map}
+    return (json.dumps(index, indent=2, sort_keys=True).encode() + b"\0"
+            + SHARD_SEPARATOR.join(blobs))
+
+
+def checkpoint_index_seeds():
+    rng = random.Random(2)
+    def weights(*shape):
+        count = 1
+        for d in shape:
+            count *= d
+        return ("F32", list(shape), [round(rng.uniform(-1, 1), 3)
+                                     for _ in range(count)])
+    first, second = "model-00001-of-00002.safetensors", \
+        "model-00002-of-00002.safetensors"
+    llama = {
+        first: {"model.embed_tokens.weight": weights(8, 4),
+                "model.layers.0.self_attn.q_proj.weight": weights(4, 4),
+                "model.layers.0.input_layernorm.weight": weights(4)},
+        second: {"model.layers.0.mlp.down_proj.weight": weights(4, 6),
+                 "model.norm.weight": weights(4),
+                 "lm_head.weight": ("F16", [8, 4], [0.5] * 32)},
+    }
+    three = {
+        "a.safetensors": {"x": weights(2), "y": ("I64", [], [7])},
+        "b.safetensors": {"z": weights(0, 3)},
+        "pytorch_model-3.safetensors": {"bert.pooler.dense.bias": weights(3)},
+    }
+    return {
+        "two-shards": index_seed(llama),
+        "three-shards-odd-names": index_seed(three, {"format": "pt"}),
+        "one-shard": index_seed({"model.safetensors": {"w": weights(2, 2)}}),
+        "empty-weight-map": b'{"metadata": {}, "weight_map": {}}\0',
+        # Regression: a NUL in a shard name passed as a plain file name
+        # (opening it would open "one.safetensors").
+        "regress-nul-in-shard-name": (
+            b'{"weight_map": {"w": "one.safetensors\\u0000x"}}\0'
+            + safetensors_bytes({"w": weights(2)})),
+    }
+
+
+def transformer_config_seeds():
+    """config.json as transformers writes it (sorted keys, indent 2), with
+    the keys the importer ignores left in."""
+    common = {"architectures": None, "torch_dtype": "float32",
+              "transformers_version": "4.46.0", "use_cache": True}
+    bert = dict(common, **{
+        "architectures": ["BertModel"], "attention_probs_dropout_prob": 0.1,
+        "classifier_dropout": None, "gradient_checkpointing": False,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 384,
+        "initializer_range": 0.02, "intermediate_size": 1536,
+        "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+        "model_type": "bert", "num_attention_heads": 12,
+        "num_hidden_layers": 6, "pad_token_id": 0,
+        "position_embedding_type": "absolute", "type_vocab_size": 2,
+        "vocab_size": 30522})
+    llama = dict(common, **{
+        "architectures": ["LlamaForCausalLM"], "attention_bias": False,
+        "attention_dropout": 0.0, "bos_token_id": 0, "eos_token_id": 0,
+        "hidden_act": "silu", "hidden_size": 576, "initializer_range": 0.041666,
+        "intermediate_size": 1536, "max_position_embeddings": 2048,
+        "mlp_bias": False, "model_type": "llama", "num_attention_heads": 9,
+        "num_hidden_layers": 30, "num_key_value_heads": 3,
+        "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": None,
+        "rope_theta": 10000.0, "tie_word_embeddings": True,
+        "vocab_size": 49152})
+    llama3 = dict(llama, **{
+        "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 1,
+        "head_dim": 32, "max_position_embeddings": 131072,
+        "rope_theta": 500000.0, "tie_word_embeddings": False,
+        "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0,
+                         "low_freq_factor": 1.0,
+                         "original_max_position_embeddings": 8192,
+                         "rope_type": "llama3"}})
+    llama_v5 = dict(llama, **{
+        "rope_theta": None, "transformers_version": "5.0.0",
+        "attention_bias": True,
+        "rope_parameters": {"rope_theta": 100000.0, "rope_type": "linear",
+                            "factor": 2.0}})
+    mistral = dict(common, **{
+        "architectures": ["MistralForCausalLM"], "hidden_act": "silu",
+        "hidden_size": 256, "intermediate_size": 512,
+        "max_position_embeddings": 32768, "model_type": "mistral",
+        "num_attention_heads": 8, "num_hidden_layers": 2,
+        "num_key_value_heads": 2, "rms_norm_eps": 1e-05,
+        "rope_theta": 10000.0, "sliding_window": 4096,
+        "tie_word_embeddings": False, "vocab_size": 32000})
+    qwen2 = dict(common, **{
+        "architectures": ["Qwen2ForCausalLM"], "hidden_act": "silu",
+        "hidden_size": 896, "intermediate_size": 4864,
+        "max_position_embeddings": 32768, "max_window_layers": 21,
+        "model_type": "qwen2", "num_attention_heads": 14,
+        "num_hidden_layers": 24, "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+        "sliding_window": 32768, "tie_word_embeddings": True,
+        "use_sliding_window": False, "vocab_size": 151936})
+    # The smallest Llama config: only the required keys.
+    minimal = {"model_type": "llama", "hidden_size": 8,
+               "num_hidden_layers": 1, "num_attention_heads": 2,
+               "intermediate_size": 16, "vocab_size": 10}
+    dump = lambda c: json.dumps(c, indent=2, sort_keys=True).encode()  # noqa: E731
+    seeds = {"bert-minilm": dump(bert), "llama-smollm": dump(llama),
+             "llama3-rope-scaling": dump(llama3),
+             "llama-transformers5-rope-parameters": dump(llama_v5),
+             "mistral-sliding-window": dump(mistral),
+             "qwen2": dump(qwen2),
+             "llama-minimal": json.dumps(minimal).encode()}
+    # Regressions (test/Import/config-errors.test): llama3 RoPE without
+    # low_freq_factor, heads of no dimension, weight shapes that overflow
+    # int64, and 2^63 as a double (undefined behaviour to convert).
+    rope = dict(llama3["rope_scaling"])
+    del rope["low_freq_factor"]
+    seeds["regress-llama3-no-low-freq-factor"] = dump(
+        dict(llama3, rope_scaling=rope))
+    seeds["regress-no-head-dim"] = json.dumps(
+        dict(minimal, hidden_size=2, num_attention_heads=4)).encode()
+    seeds["regress-huge-hidden"] = json.dumps(
+        dict(minimal, hidden_size=10 ** 18)).encode()
+    seeds["regress-huge-bert-heads"] = json.dumps(dict(
+        bert, num_attention_heads=2 ** 62, head_dim=4)).encode()
+    seeds["regress-two-to-63"] = \
+        b'{"model_type": "mistral", "hidden_size": 9223372036854775808.0}'
+    return seeds
+
+
+def trainer_state_seeds():
+    """trainer_state.json as the Hugging Face Trainer writes it."""
+    log = [{"epoch": round(0.25 * i, 2), "grad_norm": round(1.5 / i, 4),
+            "learning_rate": 5e-05 * (1 - i / 4), "loss": round(2.5 / i, 4),
+            "step": 250 * i} for i in range(1, 4)]
+    log.append({"epoch": 1.0, "step": 1000, "total_flos": 1.2e15,
+                "train_loss": 1.1, "train_runtime": 600.5})
+    state = {"best_metric": None, "best_model_checkpoint": None,
+             "epoch": 1.0, "eval_steps": 500, "global_step": 1000,
+             "is_hyper_param_search": False, "is_local_process_zero": True,
+             "is_world_process_zero": True, "log_history": log,
+             "logging_steps": 250, "max_steps": 1000,
+             "num_input_tokens_seen": 0, "num_train_epochs": 1,
+             "save_steps": 500,
+             "stateful_callbacks": {"TrainerControl": {
+                 "args": {"should_epoch_stop": False,
+                          "should_evaluate": False, "should_log": False,
+                          "should_save": True,
+                          "should_training_stop": True},
+                 "attributes": {}}},
+             "total_flos": 1.2e15, "train_batch_size": 8,
+             "trial_name": None, "trial_params": None}
+    return {"trainer": json.dumps(state, indent=2, sort_keys=True).encode(),
+            "step-zero": b'{"global_step": 0}',
+            "float-step": b'{"global_step": 700.0, "epoch": 2.5}',
+            "largest-step": b'{"global_step": 9223372036854775807}',
+            # Regression: 2^63 as a double, undefined behaviour to convert.
+            "regress-two-to-63": b'{"global_step": 9223372036854775808.0}'}
+
+
 def mlir_seeds():
     seeds = {}
     for base, _, files in sorted(os.walk(os.path.join(ROOT, "test"))):
@@ -199,6 +373,9 @@ def main():
         "calibration": calibration_seeds(),
         "adapters": adapter_seeds(),
         "gptq-checkpoint": gptq_seeds(),
+        "checkpoint-index": checkpoint_index_seeds(),
+        "transformer-config": transformer_config_seeds(),
+        "trainer-state": trainer_state_seeds(),
         "mlir": mlir_seeds(),
     }
     # Every safetensors seed is also a valid-header seed for the readers
@@ -220,7 +397,7 @@ def main():
             with open(os.path.join(directory, name), "wb") as f:
                 f.write(data)
             total += len(data)
-        print("%-16s %3d seeds" % (target, len(seen)))
+        print("%-18s %3d seeds" % (target, len(seen)))
     print("total %d bytes" % total)
 
 

@@ -10,7 +10,8 @@
 #   --seed N     libFuzzer's random seed (default: a new one each run); the
 #                test command fixes it, so that its short runs explore the
 #                same inputs every time instead of a different sample
-#   targets      safetensors calibration adapters gptq-checkpoint mlir
+#   targets      safetensors calibration adapters gptq-checkpoint
+#                checkpoint-index transformer-config trainer-state mlir
 #                (default: all)
 #
 # The last line is `FUZZ: <passed>/<run> targets passed` (scripts/test.sh
@@ -20,7 +21,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 QWHA_FUZZ_DIR="${QWHA_FUZZ_DIR:-$QWHA_ROOT/build-fuzz}"
-ALL_TARGETS=(safetensors calibration adapters gptq-checkpoint mlir)
+ALL_TARGETS=(safetensors calibration adapters gptq-checkpoint checkpoint-index
+             transformer-config trainer-state mlir)
 
 seconds=60
 fresh=0
@@ -33,7 +35,7 @@ while (($#)); do
     --fresh) fresh=1; shift ;;
     --seed) seed="$2"; shift 2 ;;
     --seed=*) seed="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -47,18 +49,20 @@ done
   { echo "fuzz.sh: --seconds needs a positive integer" >&2; exit 2; }
 qwha_have_clang || { echo "fuzz.sh: libFuzzer needs clang-22" >&2; exit 2; }
 
-# Longest input per target: headers of a few tensors for the file readers,
-# a function or two for MLIR (the longest seed is 8 KiB).
+# Longest input per target: headers of a few tensors for the file readers
+# (an index and its shards, or a config and a checkpoint, need more), a
+# function or two for MLIR (the longest seed is 8 KiB).
 max_len() {
   case "$1" in
     mlir) echo 8192 ;;
-    gptq-checkpoint) echo 4096 ;;
+    gptq-checkpoint|checkpoint-index) echo 4096 ;;
     *) echo 2048 ;;
   esac
 }
 dictionary() {
   case "$1" in
     mlir) echo "$QWHA_ROOT/fuzz/mlir.dict" ;;
+    transformer-config|trainer-state) echo "$QWHA_ROOT/fuzz/config.dict" ;;
     *) echo "$QWHA_ROOT/fuzz/safetensors.dict" ;;
   esac
 }
@@ -98,14 +102,14 @@ for t in "${targets[@]}"; do
   units="$(ls "$work/corpus" | wc -l)"
   if ((status == 0)); then
     passed=$((passed + 1))
-    report+=("$(printf '  %-16s ok     %10s execs %7s/s  corpus %s' "$t" "${execs:-?}" "${rate:-?}" "$units")")
+    report+=("$(printf '  %-18s ok     %10s execs %7s/s  corpus %s' "$t" "${execs:-?}" "${rate:-?}" "$units")")
   else
     failed_targets+=("$t")
     artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/log.txt" | tail -1)"
     # The first report line says what went wrong.
     grep -m1 -E '^==[0-9]+==ERROR|runtime error|fuzz invariant failed|ERROR: libFuzzer' \
       "$work/log.txt" >&2 || tail -20 "$work/log.txt" >&2
-    report+=("$(printf '  %-16s FAILED %10s execs  input: %s  log: %s' "$t" "${execs:-?}" "${artifact:-none saved}" "$work/log.txt")")
+    report+=("$(printf '  %-18s FAILED %10s execs  input: %s  log: %s' "$t" "${execs:-?}" "${artifact:-none saved}" "$work/log.txt")")
   fi
 done
 

@@ -141,20 +141,24 @@ Expected<int64_t> qwha::findTrainingStep(StringRef path) {
       return createStringError(buffer.getError(), "cannot read '%s': %s",
                                state.c_str(),
                                buffer.getError().message().c_str());
-    Expected<json::Value> json = json::parse((*buffer)->getBuffer());
-    if (!json)
-      return makeError("'" + state +
-                       "' is not valid JSON: " + toString(json.takeError()));
-    std::optional<int64_t> globalStep;
-    if (const json::Object *object = json->getAsObject())
-      globalStep = object->getInteger("global_step");
-    if (!globalStep || *globalStep < 0)
-      return makeError("'" + state +
-                       "' has no non-negative integer 'global_step'");
-    return *globalStep;
+    return parseTrainerState((*buffer)->getBuffer(), state);
   }
   return makeError("cannot tell the training step of '" + path +
                    "': its name does not end in a number (as in "
                    "checkpoint-1200 or step_1200) and it has no "
                    "trainer_state.json with a global_step");
+}
+
+Expected<int64_t> qwha::parseTrainerState(StringRef text, StringRef path) {
+  Expected<json::Value> json = parseCheckpointJSON(text, path);
+  if (!json)
+    return json.takeError();
+  std::optional<int64_t> globalStep;
+  if (const json::Object *object = json->getAsObject())
+    if (const json::Value *value = object->get("global_step"))
+      globalStep = getJSONInteger(*value);
+  if (!globalStep || *globalStep < 0)
+    return makeError("'" + path +
+                     "' has no non-negative integer 'global_step'");
+  return *globalStep;
 }

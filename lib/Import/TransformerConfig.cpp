@@ -5,7 +5,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Import/HuggingFace.h"
+#include "qwha/Support/Checkpoint.h"
 
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
@@ -28,7 +30,7 @@ public:
         fail("has no '" + key + "'");
       return fallback;
     }
-    std::optional<int64_t> integer = value->getAsInteger();
+    std::optional<int64_t> integer = getJSONInteger(*value);
     if (!integer || *integer <= 0) {
       fail("'" + key + "' must be a positive integer");
       return 1;
@@ -164,6 +166,11 @@ TransformerConfig::fromJSON(const llvm::json::Object &object,
       if (scaling.type == "linear" || scaling.type == "llama3")
         scaling.factor = readRope.number("factor", 0, true);
       if (scaling.type == "llama3") {
+        // transformers reads both without a default; the fallbacks below
+        // only keep the reader going to the first error.
+        for (llvm::StringRef key : {"low_freq_factor", "high_freq_factor"})
+          if (!readRope.has(key))
+            readRope.fail("has no '" + key + "' for RoPE type 'llama3'");
         scaling.lowFreqFactor = readRope.number("low_freq_factor", 0, true);
         scaling.highFreqFactor = readRope.number("high_freq_factor", 0, true);
         scaling.originalMaxPositions =
@@ -209,14 +216,51 @@ TransformerConfig::fromJSON(const llvm::json::Object &object,
     return fail("num_attention_heads (" + llvm::Twine(config.numHeads) +
                 ") is not a multiple of num_key_value_heads (" +
                 llvm::Twine(config.numKeyValueHeads) + ")");
-  if (bert && config.numHeads * config.headDim != config.hiddenSize)
+  // The builders multiply these sizes into weight shapes [rows, hidden]; a
+  // shape whose element count overflows int64 is undefined behaviour to
+  // compute, long before a checkpoint tensor could be compared with it.
+  int64_t attention, elements;
+  if (llvm::MulOverflow(config.numHeads, config.headDim, attention))
+    return fail("num_attention_heads (" + llvm::Twine(config.numHeads) +
+                ") x head_dim (" + llvm::Twine(config.headDim) +
+                ") overflows int64");
+  std::pair<llvm::StringRef, int64_t> rows[] = {
+      {"vocab_size", config.vocabSize},
+      {"intermediate_size", config.intermediateSize},
+      {"num_attention_heads x head_dim", attention},
+      {"max_position_embeddings", bert ? config.maxPositions : 0},
+      {"type_vocab_size", config.typeVocabSize}};
+  for (auto [name, count] : rows)
+    if (llvm::MulOverflow(count, config.hiddenSize, elements))
+      return fail(llvm::Twine(name) + " (" + llvm::Twine(count) +
+                  ") x hidden_size (" + llvm::Twine(config.hiddenSize) +
+                  ") overflows int64");
+  if (bert && attention != config.hiddenSize)
     return fail("hidden_size (" + llvm::Twine(config.hiddenSize) +
                 ") is not a multiple of num_attention_heads (" +
                 llvm::Twine(config.numHeads) + ")");
+  // Without head_dim, heads are hidden_size / num_attention_heads wide,
+  // rounded down (transformers' default).
+  if (config.headDim == 0)
+    return fail("hidden_size (" + llvm::Twine(config.hiddenSize) +
+                ") is smaller than num_attention_heads (" +
+                llvm::Twine(config.numHeads) +
+                "), which leaves the heads no dimension (set head_dim)");
   if (!bert && config.headDim % 2 != 0)
     return fail("the head dimension (" + llvm::Twine(config.headDim) +
                 ") must be even for rotary embeddings");
   return config;
+}
+
+llvm::Expected<TransformerConfig>
+TransformerConfig::parse(llvm::StringRef text, llvm::StringRef path) {
+  llvm::Expected<llvm::json::Value> json = parseCheckpointJSON(text, path);
+  if (!json)
+    return json.takeError();
+  const llvm::json::Object *object = json->getAsObject();
+  if (!object)
+    return llvm::createStringError("'" + path + "' is not a JSON object");
+  return fromJSON(*object, path);
 }
 
 llvm::Expected<TransformerConfig>
@@ -225,13 +269,5 @@ TransformerConfig::load(llvm::StringRef path) {
   if (!buffer)
     return llvm::createStringError("cannot read '" + path +
                                    "': " + buffer.getError().message());
-  llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
-  if (!json)
-    return llvm::createStringError("'" + path + "' is not valid JSON: " +
-                                   llvm::toString(json.takeError()));
-  const llvm::json::Object *object = json->getAsObject();
-  if (!object)
-    return llvm::createStringError("'" + path + "' is not a JSON object");
-  return fromJSON(*object, path);
+  return parse((*buffer)->getBuffer(), path);
 }

@@ -12,6 +12,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <limits>
 #include <set>
 
 using namespace qwha;
@@ -35,7 +36,7 @@ CheckpointTensors::open(llvm::StringRef directory) {
       return makeError("checkpoint '" + directory +
                        "' has neither model.safetensors nor "
                        "model.safetensors.index.json");
-    if (llvm::Error err = checkpoint.openFile(single))
+    if (llvm::Error err = checkpoint.addFile(SafetensorsFile::open(single)))
       return std::move(err);
     return std::move(checkpoint);
   }
@@ -44,11 +45,24 @@ CheckpointTensors::open(llvm::StringRef directory) {
   if (!buffer)
     return makeError("cannot read '" + index +
                      "': " + buffer.getError().message());
+  return fromIndex(directory, (*buffer)->getBuffer(), index,
+                   [&](llvm::StringRef shard) {
+                     llvm::SmallString<256> path(directory);
+                     llvm::sys::path::append(path, shard);
+                     return SafetensorsFile::open(path);
+                   });
+}
+
+llvm::Expected<CheckpointTensors> CheckpointTensors::fromIndex(
+    llvm::StringRef directory, llvm::StringRef indexText, llvm::StringRef index,
+    llvm::function_ref<llvm::Expected<SafetensorsFile>(llvm::StringRef)>
+        openShard) {
+  CheckpointTensors checkpoint;
+  checkpoint.directory = directory.str();
   llvm::Expected<llvm::json::Value> json =
-      llvm::json::parse((*buffer)->getBuffer());
+      parseCheckpointJSON(indexText, index);
   if (!json)
-    return makeError("'" + index +
-                     "' is not valid JSON: " + llvm::toString(json.takeError()));
+    return json.takeError();
   const llvm::json::Object *map =
       json->getAsObject() ? json->getAsObject()->getObject("weight_map")
                           : nullptr;
@@ -57,19 +71,22 @@ CheckpointTensors::open(llvm::StringRef directory) {
   std::map<std::string, std::string> shardOf;
   std::set<std::string> shards;
   for (const auto &entry : *map) {
+    // A plain file name of the directory. JSON can spell a NUL ("\u0000"),
+    // where the system would cut the name short and open another file.
     std::optional<llvm::StringRef> file = entry.second.getAsString();
     if (!file || file->empty() || llvm::sys::path::has_parent_path(*file) ||
-        *file == "." || *file == "..")
+        *file == "." || *file == ".." || file->contains('\0'))
       return makeError("'" + index + "': tensor '" + entry.first.str() +
                        "' maps to an invalid shard name");
     shardOf[entry.first.str()] = file->str();
     shards.insert(file->str());
   }
+  // The shard each file was opened as, by position in `files`.
+  std::vector<llvm::StringRef> fileShards;
   for (const std::string &shard : shards) {
-    llvm::SmallString<256> path(directory);
-    llvm::sys::path::append(path, shard);
-    if (llvm::Error err = checkpoint.openFile(path))
+    if (llvm::Error err = checkpoint.addFile(openShard(shard)))
       return std::move(err);
+    fileShards.push_back(shard);
   }
   // The index is how other readers find tensors: it must not lie.
   for (const auto &[name, shard] : shardOf) {
@@ -77,8 +94,7 @@ CheckpointTensors::open(llvm::StringRef directory) {
     if (!tensor)
       return makeError("'" + index + "' lists tensor '" + name + "' in '" +
                        shard + "', which does not hold it");
-    llvm::StringRef file =
-        llvm::sys::path::filename(checkpoint.getFile(*tensor));
+    llvm::StringRef file = fileShards[checkpoint.fileIndex.at(tensor)];
     if (file != shard)
       return makeError("'" + index + "' lists tensor '" + name + "' in '" +
                        shard + "', but it is in '" + file + "'");
@@ -91,8 +107,7 @@ CheckpointTensors::open(llvm::StringRef directory) {
   return std::move(checkpoint);
 }
 
-llvm::Error CheckpointTensors::openFile(llvm::StringRef path) {
-  llvm::Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+llvm::Error CheckpointTensors::addFile(llvm::Expected<SafetensorsFile> file) {
   if (!file)
     return file.takeError();
   files.push_back(std::make_unique<SafetensorsFile>(std::move(*file)));
@@ -100,7 +115,8 @@ llvm::Error CheckpointTensors::openFile(llvm::StringRef path) {
     auto [it, inserted] = byName.emplace(tensor.name, &tensor);
     if (!inserted)
       return makeError("tensor '" + tensor.name + "' is in both '" +
-                       getFile(*it->second) + "' and '" + path + "'");
+                       getFile(*it->second) + "' and '" +
+                       files.back()->getPath() + "'");
     fileIndex[&tensor] = files.size() - 1;
   }
   return llvm::Error::success();
@@ -126,4 +142,62 @@ llvm::StringRef CheckpointTensors::getFile(const TensorView &tensor) const {
 const SafetensorsFile &
 CheckpointTensors::getSafetensorsFile(const TensorView &tensor) const {
   return *files[fileIndex.at(&tensor)];
+}
+
+/// Real checkpoint JSON nests a few levels (config.json's rope_scaling,
+/// sub-model configs); llvm::json::parse recurses once per level, and a
+/// megabyte of '[' overflows the stack.
+static constexpr unsigned kMaxJSONNesting = 64;
+
+/// Whether brackets outside string literals nest deeper than `limit`.
+static bool nestsDeeperThan(llvm::StringRef text, unsigned limit) {
+  unsigned depth = 0;
+  for (size_t i = 0, e = text.size(); i < e; ++i) {
+    switch (text[i]) {
+    case '{':
+    case '[':
+      if (++depth > limit)
+        return true;
+      break;
+    case '}':
+    case ']':
+      if (depth > 0)
+        --depth;
+      break;
+    case '"':
+      for (++i; i < e && text[i] != '"'; ++i)
+        if (text[i] == '\\')
+          ++i;
+      break;
+    default:
+      break;
+    }
+  }
+  return false;
+}
+
+llvm::Expected<llvm::json::Value>
+qwha::parseCheckpointJSON(llvm::StringRef text, llvm::StringRef path) {
+  if (nestsDeeperThan(text, kMaxJSONNesting))
+    return makeError("'" + path + "' nests deeper than " +
+                     llvm::Twine(kMaxJSONNesting) + " levels");
+  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
+  if (!json)
+    return makeError("'" + path + "' is not valid JSON: " +
+                     llvm::toString(json.takeError()));
+  return json;
+}
+
+std::optional<int64_t> qwha::getJSONInteger(const llvm::json::Value &value) {
+  // Integers written as such are exact; only those above int64 are out.
+  if (std::optional<uint64_t> unsignedValue = value.getAsUINT64())
+    return *unsignedValue <= uint64_t(std::numeric_limits<int64_t>::max())
+               ? std::optional<int64_t>(*unsignedValue)
+               : std::nullopt;
+  // Negative integers and doubles: getAsInteger is exact for every double
+  // in [-2^63, 2^63).
+  std::optional<double> number = value.getAsNumber();
+  if (!number || !(*number >= -0x1p63 && *number < 0x1p63))
+    return std::nullopt;
+  return value.getAsInteger();
 }

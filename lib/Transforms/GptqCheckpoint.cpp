@@ -8,6 +8,7 @@
 #include "qwha/Dialect/QWHA/QWHAOps.h"
 #include "qwha/Quant/QuantizedWeight.h"
 #include "qwha/Support/AtomicFile.h"
+#include "qwha/Support/Checkpoint.h"
 #include "qwha/Support/Safetensors.h"
 #include "qwha/Transforms/LayerWeights.h"
 
@@ -38,23 +39,28 @@ llvm::Expected<GptqConfig> GptqConfig::load(llvm::StringRef path) {
 
 llvm::Expected<GptqConfig> GptqConfig::parse(llvm::StringRef text,
                                              llvm::StringRef path) {
-  llvm::Expected<llvm::json::Value> json = llvm::json::parse(text);
+  // Depth-limited, like the other checkpoint JSON readers.
+  llvm::Expected<llvm::json::Value> json = parseCheckpointJSON(text, path);
   if (!json)
-    return llvm::createStringError("'" + path + "' is not valid JSON: " +
-                                   llvm::toString(json.takeError()));
+    return json.takeError();
   const llvm::json::Object *object = json->getAsObject();
   if (!object)
     return llvm::createStringError("'" + path + "' is not a JSON object");
+  // Safe for any number, 2^63 included (json::Value::getAsInteger is not).
+  auto getInteger = [&](llvm::StringRef field) -> std::optional<int64_t> {
+    const llvm::json::Value *value = object->get(field);
+    return value ? getJSONInteger(*value) : std::nullopt;
+  };
   auto fieldError = [&](llvm::StringRef field, llvm::StringRef expected) {
     return llvm::createStringError("'" + path + "': field '" + field +
                                    "' must be " + expected);
   };
   GptqConfig config;
-  std::optional<int64_t> bits = object->getInteger("bits");
+  std::optional<int64_t> bits = getInteger("bits");
   if (!bits || (*bits != 2 && *bits != 3 && *bits != 4 && *bits != 8))
     return fieldError("bits", "2, 3, 4 or 8");
   config.bits = unsigned(*bits);
-  std::optional<int64_t> groupSize = object->getInteger("group_size");
+  std::optional<int64_t> groupSize = getInteger("group_size");
   if (!groupSize || (*groupSize != -1 && *groupSize <= 0))
     return fieldError("group_size", "-1 or a positive integer");
   config.groupSize = *groupSize;

@@ -136,4 +136,25 @@ TEST_F(Checkpoints, TrainingStepFromTrainerState) {
                 "trainer_state.json with a global_step");
 }
 
+TEST_F(Checkpoints, TrainerStateFromMemory) {
+  EXPECT_EQ(*parseTrainerState(R"({"global_step": 1500})", "t.json"), 1500);
+  EXPECT_EQ(*parseTrainerState(R"({"global_step": 700.0})", "t.json"), 700);
+  EXPECT_EQ(*parseTrainerState(R"({"global_step": 9223372036854775807})",
+                               "t.json"),
+            INT64_MAX);
+  const std::string noStep =
+      "'t.json' has no non-negative integer 'global_step'";
+  for (const char *text :
+       {R"({"global_step": -1})", R"({"global_step": 1.5})", R"([1500])",
+        R"({"global_step": 9223372036854775808})",
+        // 2^63 as a double, which json::Object::getInteger converts to
+        // int64: undefined behaviour (the transformer-config fuzzer found
+        // it in config.json, which reads integers the same way).
+        R"({"global_step": 9223372036854775808.0})"})
+    EXPECT_EQ(errorOf(parseTrainerState(text, "t.json")), noStep) << text;
+  // A megabyte of '[' overflowed the stack of the recursive JSON parser.
+  EXPECT_EQ(errorOf(parseTrainerState(std::string(1000000, '['), "t.json")),
+            "'t.json' nests deeper than 64 levels");
+}
+
 } // namespace

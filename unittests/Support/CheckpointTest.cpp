@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // Checkpoint directories are written here with SafetensorsWriter (tested on
-// its own against hand-made bytes) and literal index JSON.
+// its own against hand-made bytes) and literal index JSON; fromIndex gets
+// the same bytes from memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,10 +15,13 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include "gtest/gtest.h"
 
+#include <cstdint>
 #include <cstring>
+#include <map>
 
 using namespace qwha;
 
@@ -142,6 +146,99 @@ TEST_F(CheckpointTest, MalformedIndexIsAnError) {
   writeText("model.safetensors.index.json",
             R"({"weight_map": {"a": "absent.safetensors"}})");
   EXPECT_NE(openError().find("absent.safetensors"), std::string::npos);
+}
+
+// Found by the checkpoint-index fuzzer: "\u0000" in a shard name passed the
+// plain-file-name check, and opening "one.safetensors\0x" opened
+// "one.safetensors", a file the index does not name.
+TEST_F(CheckpointTest, ShardNameWithNulIsAnError) {
+  writeShard("one.safetensors", {"a"});
+  writeText("model.safetensors.index.json",
+            R"({"weight_map": {"a": "one.safetensors\u0000x"}})");
+  EXPECT_EQ(openError(), "'" + path("model.safetensors.index.json") +
+                             "': tensor 'a' maps to an invalid shard name");
+}
+
+// llvm::json::parse recurses once per level: a megabyte of '[' overflowed
+// the stack.
+TEST_F(CheckpointTest, DeeplyNestedIndexIsAnError) {
+  writeText("model.safetensors.index.json", std::string(1000000, '['));
+  EXPECT_EQ(openError(), "'" + path("model.safetensors.index.json") +
+                             "' nests deeper than 64 levels");
+}
+
+TEST(CheckpointIndexTest, ShardsFromMemory) {
+  auto shard = [](const char *name) {
+    SafetensorsWriter writer;
+    float value = 1;
+    EXPECT_FALSE(writer.add(name, DType::F32, {1},
+                            {reinterpret_cast<const char *>(&value), 4}));
+    std::string bytes;
+    llvm::raw_string_ostream os(bytes);
+    EXPECT_FALSE(writer.write(os));
+    return bytes;
+  };
+  std::map<std::string, std::string> shards = {{"s1", shard("a")},
+                                               {"s2", shard("b")}};
+  std::vector<std::string> asked;
+  auto openShard =
+      [&](llvm::StringRef name) -> llvm::Expected<SafetensorsFile> {
+    asked.push_back(name.str());
+    return SafetensorsFile::fromBuffer(llvm::MemoryBuffer::getMemBuffer(
+        shards.at(name.str()), ("dir/" + name).str(), false));
+  };
+  llvm::Expected<CheckpointTensors> checkpoint = CheckpointTensors::fromIndex(
+      "dir", R"({"weight_map": {"b": "s2", "a": "s1"}})", "dir/index.json",
+      openShard);
+  ASSERT_TRUE(bool(checkpoint)) << llvm::toString(checkpoint.takeError());
+  EXPECT_EQ(asked, (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(checkpoint->getFile(*checkpoint->find("b")), "dir/s2");
+
+  llvm::Expected<CheckpointTensors> lying = CheckpointTensors::fromIndex(
+      "dir", R"({"weight_map": {"b": "s1", "a": "s1"}})", "dir/index.json",
+      openShard);
+  ASSERT_FALSE(bool(lying));
+  EXPECT_EQ(llvm::toString(lying.takeError()),
+            "'dir/index.json' lists tensor 'b' in 's1', which does not hold "
+            "it");
+}
+
+TEST(CheckpointJSONTest, Integers) {
+  auto integer = [](llvm::StringRef text) {
+    llvm::Expected<llvm::json::Value> value = llvm::json::parse(text);
+    EXPECT_TRUE(bool(value));
+    return getJSONInteger(*value);
+  };
+  EXPECT_EQ(integer("5"), 5);
+  EXPECT_EQ(integer("5.0"), 5);
+  EXPECT_EQ(integer("5e3"), 5000);
+  EXPECT_EQ(integer("-7"), -7);
+  EXPECT_EQ(integer("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(integer("-9223372036854775808"), INT64_MIN);
+  EXPECT_EQ(integer("-9223372036854775808.0"), INT64_MIN);
+  EXPECT_EQ(integer("5.5"), std::nullopt);
+  EXPECT_EQ(integer("\"5\""), std::nullopt);
+  EXPECT_EQ(integer("9223372036854775808"), std::nullopt);
+  // Found by the transformer-config fuzzer: json::Value::getAsInteger
+  // converts this double (2^63) to int64, which is undefined behaviour.
+  EXPECT_EQ(integer("9223372036854775808.0"), std::nullopt);
+  EXPECT_EQ(integer("1e300"), std::nullopt);
+}
+
+TEST(CheckpointJSONTest, Parse) {
+  EXPECT_TRUE(bool(parseCheckpointJSON(std::string(64, '[') +
+                                           std::string(64, ']'),
+                                       "f.json")));
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(bool(parseCheckpointJSON(
+      "[\"" + std::string(100, '[') + "\\\"\"]", "f.json")));
+  EXPECT_EQ(llvm::toString(parseCheckpointJSON(std::string(65, '['), "f.json")
+                               .takeError()),
+            "'f.json' nests deeper than 64 levels");
+  llvm::Expected<llvm::json::Value> bad = parseCheckpointJSON("{", "f.json");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_TRUE(llvm::StringRef(llvm::toString(bad.takeError()))
+                  .starts_with("'f.json' is not valid JSON: "));
 }
 
 TEST_F(CheckpointTest, EmptyOrMissingDirectory) {

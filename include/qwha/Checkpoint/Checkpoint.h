@@ -101,6 +101,12 @@ bool isWeightOrStateFile(llvm::StringRef name);
 /// one.
 llvm::Expected<int64_t> findTrainingStep(llvm::StringRef path);
 
+/// The "global_step" of the text of a trainer_state.json, named `path` in
+/// messages (tests, fuzzers); findTrainingStep goes through it. Error unless
+/// it is a JSON object whose global_step is a non-negative integer.
+llvm::Expected<int64_t> parseTrainerState(llvm::StringRef text,
+                                          llvm::StringRef path);
+
 } // namespace qwha
 
 #endif // QWHA_CHECKPOINT_CHECKPOINT_H

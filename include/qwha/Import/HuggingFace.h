@@ -83,6 +83,10 @@ struct TransformerConfig {
   /// Reads and checks a parsed config.json; messages name `path` and the key.
   static llvm::Expected<TransformerConfig>
   fromJSON(const llvm::json::Object &object, llvm::StringRef path);
+  /// Parses and checks the text of a config.json, named `path` in messages
+  /// (tests, fuzzers); load() goes through it.
+  static llvm::Expected<TransformerConfig> parse(llvm::StringRef text,
+                                                 llvm::StringRef path);
   /// Reads `path` (a config.json).
   static llvm::Expected<TransformerConfig> load(llvm::StringRef path);
 };
