@@ -49,8 +49,8 @@ export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-$LLVM_PREFIX/bin/llvm-symbo
 results="$QWHA_ASAN_DIR/test-results.json"
 log "Running lit and unit tests under the sanitizers"
 set +e
-"$LLVM_PREFIX/bin/lit" -sv -j"$QWHA_JOBS" --output "$results" "$@" \
-  "$QWHA_ASAN_DIR/test" "$QWHA_ASAN_DIR/test/Unit"
+"$LLVM_PREFIX/bin/lit" -sv -j"$QWHA_JOBS" --output "$results" \
+  --param sanitizers=1 "$@" "$QWHA_ASAN_DIR/test" "$QWHA_ASAN_DIR/test/Unit"
 status=$?
 set -e
 qwha_summary "$results"

@@ -93,6 +93,12 @@ config.substitutions.append(("%{host-cxx-flags}", config.host_cxx_flags))
 config.substitutions.append(
     ("%{host-exe-linker-flags}", config.host_exe_linker_flags))
 
+# scripts/sanitize.sh runs lit with --param sanitizers=1: tests that measure
+# memory are meaningless under ASan (shadow memory, redzones, a quarantine
+# that keeps freed blocks resident).
+if lit_config.params.get("sanitizers"):
+    config.available_features.add("sanitizers")
+
 # GPU tests: FileCheck-only tests need the toolkit, executing ones a device.
 if config.qwha_has_cuda:
     config.available_features.add("cuda-toolkit")
