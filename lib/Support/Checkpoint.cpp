@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Support/Checkpoint.h"
+#include "qwha/Support/JSONLimits.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -142,38 +143,6 @@ llvm::StringRef CheckpointTensors::getFile(const TensorView &tensor) const {
 const SafetensorsFile &
 CheckpointTensors::getSafetensorsFile(const TensorView &tensor) const {
   return *files[fileIndex.at(&tensor)];
-}
-
-/// Real checkpoint JSON nests a few levels (config.json's rope_scaling,
-/// sub-model configs); llvm::json::parse recurses once per level, and a
-/// megabyte of '[' overflows the stack.
-static constexpr unsigned kMaxJSONNesting = 64;
-
-/// Whether brackets outside string literals nest deeper than `limit`.
-static bool nestsDeeperThan(llvm::StringRef text, unsigned limit) {
-  unsigned depth = 0;
-  for (size_t i = 0, e = text.size(); i < e; ++i) {
-    switch (text[i]) {
-    case '{':
-    case '[':
-      if (++depth > limit)
-        return true;
-      break;
-    case '}':
-    case ']':
-      if (depth > 0)
-        --depth;
-      break;
-    case '"':
-      for (++i; i < e && text[i] != '"'; ++i)
-        if (text[i] == '\\')
-          ++i;
-      break;
-    default:
-      break;
-    }
-  }
-  return false;
 }
 
 llvm::Expected<llvm::json::Value>

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Support/Safetensors.h"
+#include "qwha/Support/JSONLimits.h"
 
 #include "qwha/Support/AtomicFile.h"
 
@@ -105,37 +106,6 @@ std::optional<int64_t> checkedByteSize(ArrayRef<int64_t> shape, DType dtype) {
   if (MulOverflow(*count, int64_t(getDTypeSize(dtype)), bytes))
     return std::nullopt;
   return bytes;
-}
-
-/// Real headers nest three levels deep; llvm::json parses recursively, so a
-/// header of a million '[' would overflow the stack.
-constexpr unsigned kMaxNestingDepth = 64;
-
-/// Whether brackets outside string literals nest deeper than `limit`.
-bool nestsDeeperThan(StringRef text, unsigned limit) {
-  unsigned depth = 0;
-  for (size_t i = 0, e = text.size(); i < e; ++i) {
-    switch (text[i]) {
-    case '{':
-    case '[':
-      if (++depth > limit)
-        return true;
-      break;
-    case '}':
-    case ']':
-      if (depth > 0)
-        --depth;
-      break;
-    case '"':
-      for (++i; i < e && text[i] != '"'; ++i)
-        if (text[i] == '\\')
-          ++i;
-      break;
-    default:
-      break;
-    }
-  }
-  return false;
 }
 
 /// Finds a key that occurs twice in one object of `text`, which must be valid
@@ -395,8 +365,8 @@ SafetensorsFile::fromBuffer(std::unique_ptr<MemoryBuffer> buffer) {
                        Twine(bytes.size() - 8) + " bytes after the size field");
 
   StringRef headerText = bytes.substr(8, headerSize);
-  if (nestsDeeperThan(headerText, kMaxNestingDepth))
-    return parser.fail("header nests deeper than " + Twine(kMaxNestingDepth) +
+  if (nestsDeeperThan(headerText, kMaxJSONNesting))
+    return parser.fail("header nests deeper than " + Twine(kMaxJSONNesting) +
                        " levels");
   Expected<json::Value> header = json::parse(headerText);
   if (!header)
