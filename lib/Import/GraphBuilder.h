@@ -50,6 +50,9 @@ public:
   mlir::Value constantView(llvm::StringRef key, llvm::ArrayRef<int64_t> shape,
                            llvm::ArrayRef<char> bytes,
                            std::shared_ptr<const void> owner);
+  /// An f32 `tensor.empty` of `shape`: a value of the right type that holds
+  /// no data (scratch outputs, and placeholders after an import error).
+  mlir::Value empty(llvm::ArrayRef<int64_t> shape);
 
   /// x [T, K] times weight [N, K]^T (plus bias [N]): `linalg.transpose` of
   /// the weight into a zero-filled `linalg.matmul` named `name`.
@@ -96,7 +99,6 @@ private:
   using BodyFn = llvm::function_ref<mlir::Value(
       mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
 
-  mlir::Value empty(llvm::ArrayRef<int64_t> shape);
   mlir::Value filled(llvm::ArrayRef<int64_t> shape, double value);
   mlir::Value f32(double value);
   /// A linalg.generic with one f32 result of `shape` whose loop dimensions

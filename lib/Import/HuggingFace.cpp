@@ -102,14 +102,11 @@ Value WeightLoader::constant(StringRef name, ArrayRef<int64_t> shape) {
     }
   }
   std::vector<float> values = read(name, shape);
-  if (values.empty()) {
-    // A placeholder of the right shape keeps the builder going; the module
-    // is discarded because error is set.
-    int64_t count = 1;
-    for (int64_t d : shape)
-      count *= d;
-    values.assign(count, 0.0f);
-  }
+  // A placeholder of the right type keeps the builder going (the module is
+  // discarded because error is set); tensor.empty holds no data, so a
+  // config with huge sizes costs nothing before its first error is reported.
+  if (values.empty())
+    return graph.empty(shape);
   return graph.constant(name, shape, values);
 }
 

@@ -130,6 +130,11 @@ def main():
         config["rope_scaling"] = {"rope_type": "yarn", "factor": 8.0}
     elif spoil == "bad-config-value":
         config["hidden_size"] = -16
+    elif spoil == "huge-config":
+        # The tensors stay tiny: every one disagrees with the config, whose
+        # weights would take tens of GiB.
+        config["hidden_size"] = 1 << 16
+        config["intermediate_size"] = 1 << 18
     elif spoil == "activation":
         config["hidden_act"] = "swish_beta"
 
