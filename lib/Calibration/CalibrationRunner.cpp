@@ -439,9 +439,7 @@ qwha::runCalibration(ModuleOp module, const SafetensorsFile &inputs,
 }
 
 uint64_t qwha::getStatisticsBytes(int64_t features) {
-  // Sum (double, features^2), its float result (features^2), and the
-  // accumulator's scratch of one batch of rows (well under the rest for
-  // the batch sizes taps report).
+  // Sum (double, features^2) and its float result (features^2).
   const uint64_t square = uint64_t(features) * uint64_t(features);
   return square * (sizeof(double) + sizeof(float));
 }

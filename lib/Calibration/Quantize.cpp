@@ -33,6 +33,8 @@ struct QuantizePass : public qwha::impl::QuantizeBase<QuantizePass> {
   void runOnOperation() override;
 
 private:
+  /// The run options of this pass for the layers matching `pattern`.
+  CalibrationRunOptions getRunOptions(StringRef pattern) const;
   /// Calibrates the layers matching `pattern` on the current module.
   FailureOr<CalibrationStore> calibrate(StringRef pattern,
                                         const SafetensorsFile &samples);
@@ -42,14 +44,19 @@ private:
                          int64_t progressTotal = -1);
 };
 
-FailureOr<CalibrationStore>
-QuantizePass::calibrate(StringRef pattern, const SafetensorsFile &samples) {
+CalibrationRunOptions QuantizePass::getRunOptions(StringRef pattern) const {
   CalibrationRunOptions options;
   options.function = function;
   options.layers = pattern.str();
   options.maxSamples = maxSamples;
+  options.maxStatisticsBytes = uint64_t(int64_t(maxStatisticsMiB)) << 20;
+  return options;
+}
+
+FailureOr<CalibrationStore>
+QuantizePass::calibrate(StringRef pattern, const SafetensorsFile &samples) {
   llvm::Expected<CalibrationStore> store =
-      runCalibration(getOperation(), samples, options);
+      runCalibration(getOperation(), samples, getRunOptions(pattern));
   if (!store)
     return getOperation().emitError("calibration failed: ")
            << llvm::toString(store.takeError());
@@ -146,11 +153,7 @@ void QuantizePass::runOnOperation() {
     if (!sequential && maxStatisticsMiB > 0) {
       // Every group is calibrated on the module as it was before the pass.
       OwningOpRef<ModuleOp> original = module.clone();
-      CalibrationRunOptions options;
-      options.function = function;
-      options.layers = layers;
-      options.maxSamples = maxSamples;
-      options.maxStatisticsBytes = uint64_t(maxStatisticsMiB) << 20;
+      CalibrationRunOptions options = getRunOptions(layers);
       llvm::Expected<CalibrationPlan> plan = planCalibration(*original, options);
       if (!plan) {
         module.emitError("calibration failed: ")

@@ -36,8 +36,6 @@
 #include "llvm/Support/WithColor.h"
 
 #include <map>
-#include <optional>
-#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -156,51 +154,42 @@ int main(int argc, char **argv) {
   std::map<std::string, std::vector<char>> pending;
   size_t next = 0;
   auto writeGroup = [&](qwha::CalibrationStore store) -> llvm::Error {
-    // The bytes of tensor `name` if this group or an earlier one made it.
-    auto lookup = [&](llvm::StringRef name,
-                      int64_t &count) -> std::optional<llvm::ArrayRef<char>> {
-      if (auto it = pending.find(name.str()); it != pending.end())
-        return llvm::ArrayRef<char>(it->second);
-      llvm::StringRef layer = name;
-      if (layer.consume_back(".hessian"))
-        if (const auto *entry = store.find(layer))
-          return llvm::ArrayRef<char>(
-              reinterpret_cast<const char *>(entry->hessian.data()),
-              entry->hessian.size() * sizeof(float));
-      if (layer.consume_back(".nsamples"))
-        if (const auto *entry = store.find(layer)) {
-          count = entry->samples;
-          return llvm::ArrayRef<char>(reinterpret_cast<const char *>(&count),
-                                      sizeof(count));
-        }
-      return std::nullopt;
-    };
-    llvm::ArrayRef<qwha::SafetensorsStreamWriter::Tensor> order =
-        writer.getTensors();
-    std::set<std::string> written;
-    for (; next < order.size(); ++next) {
-      int64_t count = 0;
-      std::optional<llvm::ArrayRef<char>> bytes = lookup(order[next].name, count);
-      if (!bytes)
-        break;
-      if (llvm::Error err = writer.write(order[next].name, *bytes))
-        return err;
-      written.insert(order[next].name);
-      pending.erase(order[next].name);
-    }
+    // This group's Hessians, viewed in the store; sample counts (8 bytes
+    // each) go to `pending` right away.
+    std::map<std::string, llvm::ArrayRef<char>> available;
     for (const auto &[name, entry] : store.getEntries()) {
       double trace = 0;
       for (int64_t i = 0; i < entry.features; ++i)
         trace += entry.hessian[i * entry.features + i];
       rows.push_back({name, entry.features, entry.samples,
                       trace / double(entry.features)});
-      for (llvm::StringRef suffix : {".hessian", ".nsamples"}) {
-        std::string tensor = name + suffix.str();
-        int64_t count = 0;
-        if (!written.count(tensor))
-          pending[tensor] = lookup(tensor, count)->vec();
-      }
+      available[name + ".hessian"] = llvm::ArrayRef<char>(
+          reinterpret_cast<const char *>(entry.hessian.data()),
+          entry.hessian.size() * sizeof(float));
+      const int64_t samples = entry.samples;
+      const char *count = reinterpret_cast<const char *>(&samples);
+      pending[name + ".nsamples"].assign(count, count + sizeof(samples));
     }
+    llvm::ArrayRef<qwha::SafetensorsStreamWriter::Tensor> order =
+        writer.getTensors();
+    for (; next < order.size(); ++next) {
+      const std::string &name = order[next].name;
+      llvm::Error err = llvm::Error::success();
+      if (auto it = available.find(name); it != available.end()) {
+        err = writer.write(name, it->second);
+        available.erase(it);
+      } else if (auto it = pending.find(name); it != pending.end()) {
+        err = writer.write(name, it->second);
+        pending.erase(it);
+      } else {
+        break;
+      }
+      if (err)
+        return err;
+    }
+    // Hessians whose turn has not come yet wait in memory.
+    for (const auto &[name, bytes] : available)
+      pending[name] = bytes.vec();
     return llvm::Error::success();
   };
   if (llvm::Error err = qwha::runCalibrationInGroups(*module, *samples,

@@ -45,8 +45,8 @@ struct CalibrationRunOptions {
 };
 
 /// Bytes a layer with `features` inputs holds while its statistics are
-/// accumulated: the double-precision sum, its float result, and the
-/// per-call scratch of the accumulator.
+/// accumulated: the double-precision sum and its float result (the
+/// accumulator's per-batch scratch is small beside them and not counted).
 uint64_t getStatisticsBytes(int64_t features);
 
 /// Which layers a calibration run taps, and how runCalibrationInGroups

@@ -2,7 +2,7 @@
 whose layer statistics (Hessians) are three times its weights, against the
 same path on a tiny checkpoint (so that the libraries' own memory cancels).
 
-usage: bounded_memory.py <make_model.py> <work dir>   (tools from PATH)
+usage: bounded_memory.py <test/lib> <make_model.py> <work dir>   (tools from PATH)
 
 Each tool runs as a child whose peak resident set size comes from wait4
 (ru_maxrss; pages of mapped files that were read count too). Checks:
@@ -22,6 +22,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, sys.argv[1])
+import safetensors_lite  # noqa: E402
 
 MIB = 1 << 20
 SLACK = 16 * MIB
@@ -44,23 +47,12 @@ def peak_rss(command):
 
 
 def write_safetensors(path, tensors):
-    """tensors: name -> numpy array (float32 or int64), in name order."""
-    import json
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name])
-        dtype = {"float32": "F32", "int64": "I64"}[array.dtype.name]
-        data = array.astype(array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little") + text)
-        for blob in blobs:
-            f.write(blob)
+    """tensors: name -> numpy array (float32 or int64)."""
+    safetensors_lite.write(path, {
+        name: ({"float32": "F32", "int64": "I64"}[a.dtype.name], list(a.shape),
+               np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"))
+               .tobytes())
+        for name, a in tensors.items()})
 
 
 def make_large(directory):
@@ -136,7 +128,7 @@ def run_path(model_dir, work, vocab, bound_mib):
 
 
 def main():
-    make_model, work = sys.argv[1:3]
+    make_model, work = sys.argv[2:4]
     tiny = os.path.join(work, "tiny")
     subprocess.run([sys.executable, make_model, tiny, "--family", "llama",
                     "--wide"],
