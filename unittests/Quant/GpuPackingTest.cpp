@@ -1,0 +1,231 @@
+//===- GpuPackingTest.cpp - Tests of the GPU kernel weight layout ---------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The packed weight is read back here from the layout's description
+// (GpuPacking.h), bit by bit, and must give quant::dequantize of the
+// original; unpackGpuWeight, which the kernel tests' references use, must
+// agree with this reading.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Quant/GpuPacking.h"
+
+#include "gtest/gtest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <tuple>
+
+using namespace qwha::quant;
+
+namespace {
+
+struct RandomWeight {
+  int64_t rows, cols, groupSize;
+  unsigned bits;
+  std::vector<uint8_t> codes;
+  std::vector<float> scales, zeros;
+  std::vector<int32_t> gIdx;
+
+  QuantizedWeightView view() const {
+    QuantizedWeightView v;
+    v.rows = rows;
+    v.cols = cols;
+    v.groupSize = groupSize;
+    v.bits = bits;
+    v.codes = codes;
+    v.scales = scales;
+    v.zeros = zeros;
+    v.gIdx = gIdx;
+    return v;
+  }
+};
+
+enum class Order { Contiguous, ActOrder, Uneven };
+
+RandomWeight makeWeight(int64_t rows, int64_t cols, int64_t groupSize,
+                        unsigned bits, Order order, unsigned seed) {
+  std::mt19937 rng(seed);
+  RandomWeight w{rows, cols, groupSize, bits, {}, {}, {}, {}};
+  std::uniform_int_distribution<int> code(0, (1 << bits) - 1);
+  std::uniform_real_distribution<float> scale(0.01f, 0.1f);
+  const int64_t groups = cols / groupSize;
+  for (int64_t i = 0; i < rows * cols; ++i)
+    w.codes.push_back(uint8_t(code(rng)));
+  for (int64_t i = 0; i < rows * groups; ++i) {
+    w.scales.push_back(scale(rng));
+    w.zeros.push_back(float(code(rng)));
+  }
+  if (order == Order::ActOrder) {
+    std::vector<int32_t> perm(cols);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    w.gIdx.resize(cols);
+    for (int64_t j = 0; j < cols; ++j)
+      w.gIdx[perm[j]] = int32_t(j / groupSize);
+  } else if (order == Order::Uneven) {
+    std::uniform_int_distribution<int32_t> group(0, int32_t(groups - 1));
+    for (int64_t k = 0; k < cols; ++k)
+      w.gIdx.push_back(group(rng));
+  }
+  return w;
+}
+
+/// Code of (row n, packed column j), read as GpuPacking.h describes.
+unsigned readCode(const GpuPackedWeight &p, int64_t n, int64_t j) {
+  auto bit = [&](unsigned plane, int64_t index) {
+    const int64_t rowBits = p.getPlaneWords(plane) * 32;
+    const int64_t at = n * rowBits + index;
+    return (p.planes[plane][at / 32] >> (at % 32)) & 1u;
+  };
+  unsigned code = 0;
+  if (p.bits == 3) {
+    code = bit(0, 2 * j) | bit(0, 2 * j + 1) << 1 | bit(1, j) << 2;
+  } else {
+    for (unsigned b = 0; b < p.bits; ++b)
+      code |= bit(0, j * p.bits + b) << b;
+  }
+  return code;
+}
+
+/// The dequantized weight the packed form describes, from the layout's
+/// formula W = (1 + q / 2^bits) * scale + offset.
+std::vector<float> readWeight(const GpuPackedWeight &p) {
+  std::vector<float> w(p.rows * p.cols, std::nanf(""));
+  for (int64_t n = 0; n < p.rows; ++n)
+    for (int64_t j = 0; j < p.packedCols; ++j) {
+      int64_t k = p.columnOf.empty() ? j : p.columnOf[j];
+      if (k < 0) {
+        EXPECT_EQ(readCode(p, n, j), 0u) << "padding column " << j;
+        continue;
+      }
+      int64_t g = j / p.groupStride;
+      double m = 1.0 + double(readCode(p, n, j)) / double(1u << p.bits);
+      w[n * p.cols + k] = float(m * p.scales[n * p.numGroups + g] +
+                                p.offsets[n * p.numGroups + g]);
+    }
+  return w;
+}
+
+using Case = std::tuple<unsigned, int64_t, int64_t, int64_t, Order>;
+
+class GpuPackingTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuPackingTest, PackedWeightDequantizesToTheOriginal) {
+  auto [bits, rows, cols, groupSize, order] = GetParam();
+  RandomWeight w = makeWeight(rows, cols, groupSize, bits, order, 7 + bits);
+  llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+
+  EXPECT_EQ(packed->packedCols % packed->getStepColumns(), 0);
+  EXPECT_EQ(packed->groupStride % 32, 0);
+  EXPECT_GE(packed->packedCols, cols);
+  EXPECT_EQ(packed->numGroups * packed->groupStride >= packed->packedCols,
+            true);
+  for (unsigned plane = 0; plane < packed->getNumPlanes(); ++plane) {
+    // A step of every plane is one 64- or 128-bit load.
+    EXPECT_TRUE(packed->getStepWords(plane) == 4 ||
+                packed->getStepWords(plane) == 2);
+    EXPECT_EQ(int64_t(packed->planes[plane].size()),
+              rows * packed->getPlaneWords(plane));
+  }
+  // Every input column appears exactly once, in its own group.
+  if (!packed->columnOf.empty()) {
+    std::vector<int> seen(cols, 0);
+    for (int64_t j = 0; j < packed->packedCols; ++j) {
+      int32_t k = packed->columnOf[j];
+      if (k < 0)
+        continue;
+      ++seen[k];
+      int64_t group = w.gIdx.empty() ? k / groupSize : w.gIdx[k];
+      EXPECT_EQ(j / packed->groupStride, group) << "column " << k;
+    }
+    EXPECT_TRUE(std::all_of(seen.begin(), seen.end(),
+                            [](int count) { return count == 1; }));
+  }
+
+  std::vector<float> expected(rows * cols);
+  ASSERT_FALSE(bool(dequantize(w.view(), expected)));
+  std::vector<float> read = readWeight(*packed);
+  std::vector<float> unpacked = unpackGpuWeight(*packed);
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    // The folded affine map rounds once more than (q - z) s: a few ulps of
+    // 2^bits * s.
+    float tolerance = 1e-5f * (1u << bits);
+    ASSERT_NEAR(read[i], expected[i], tolerance) << "element " << i;
+    ASSERT_NEAR(unpacked[i], read[i], tolerance) << "element " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, GpuPackingTest,
+    ::testing::Values(
+        Case{4, 5, 128, 32, Order::Contiguous},
+        Case{4, 3, 256, 128, Order::ActOrder},
+        Case{4, 4, 96, 96, Order::Contiguous},   // per-channel, not a step
+        Case{2, 4, 192, 32, Order::Contiguous},  // groups smaller than a step
+        Case{2, 3, 128, 64, Order::Uneven},
+        Case{3, 6, 192, 64, Order::Contiguous},
+        Case{3, 2, 160, 32, Order::ActOrder},
+        Case{3, 2, 40, 40, Order::Contiguous},   // padded group and row
+        Case{8, 3, 64, 16, Order::Contiguous},   // groups of 16: padded to 32
+        Case{8, 2, 48, 48, Order::Uneven}));
+
+TEST(GpuPackingTest, ContiguousStepAlignedWeightNeedsNoColumnMap) {
+  RandomWeight w = makeWeight(2, 256, 128, 4, Order::Contiguous, 1);
+  llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());
+  ASSERT_TRUE(bool(packed));
+  EXPECT_TRUE(packed->columnOf.empty());
+  EXPECT_EQ(packed->packedCols, 256);
+  EXPECT_EQ(packed->numGroups, 2);
+  EXPECT_EQ(packed->getPlaneWords(0), 256 / 8);
+}
+
+TEST(GpuPackingTest, FloatWeightIsStoredAsItsBits) {
+  std::vector<float> weight(3 * 10);
+  std::iota(weight.begin(), weight.end(), -5.0f);
+  llvm::Expected<GpuPackedWeight> packed = packFloatForGpu(3, 10, weight);
+  ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+  EXPECT_TRUE(packed->isFloat());
+  EXPECT_EQ(packed->packedCols, 12);
+  EXPECT_EQ(packed->columnOf.size(), 12u);
+  EXPECT_EQ(packed->columnOf[10], -1);
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t k = 0; k < 10; ++k) {
+      float value;
+      std::memcpy(&value, &packed->planes[0][n * 12 + k], sizeof(value));
+      EXPECT_EQ(value, weight[n * 10 + k]);
+    }
+  EXPECT_EQ(unpackGpuWeight(*packed), weight);
+}
+
+TEST(GpuPackingTest, RejectsWidthsWithoutKernel) {
+  RandomWeight w = makeWeight(2, 64, 32, 5, Order::Contiguous, 1);
+  llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());
+  ASSERT_FALSE(bool(packed));
+  EXPECT_NE(llvm::toString(packed.takeError()).find("5 bits"),
+            std::string::npos);
+}
+
+TEST(GpuPackingTest, NamesTheNonFiniteScale) {
+  RandomWeight w = makeWeight(2, 64, 32, 4, Order::Contiguous, 1);
+  w.scales[3] = std::numeric_limits<float>::infinity();
+  llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());
+  ASSERT_FALSE(bool(packed));
+  EXPECT_NE(llvm::toString(packed.takeError()).find("scale of row 1, group 1"),
+            std::string::npos);
+  std::vector<float> weight = {1.0f, std::nanf("")};
+  llvm::Expected<GpuPackedWeight> floats = packFloatForGpu(1, 2, weight);
+  ASSERT_FALSE(bool(floats));
+  EXPECT_NE(llvm::toString(floats.takeError()).find("[0, 1]"),
+            std::string::npos);
+}
+
+} // namespace
