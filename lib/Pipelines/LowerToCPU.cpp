@@ -87,4 +87,5 @@ void qwha::registerQWHAPipelines() {
       "(generic lowering: qwha -> linalg -> bufferized loops -> LLVM)",
       buildLowerToCPUPassPipeline);
   registerLowerToNVVMPipeline();
+  registerLowerToCUDAPipeline();
 }

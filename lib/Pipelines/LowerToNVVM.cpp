@@ -21,30 +21,45 @@
 
 using namespace mlir;
 
-LogicalResult qwha::verifyLowerToNVVMOptions(
-    const LowerToNVVMOptions &options,
-    llvm::function_ref<LogicalResult(const Twine &)> emitError) {
-  StringRef chip = options.chip;
+/// The checks of both pipelines' target options.
+static LogicalResult
+verifyNVVMTarget(StringRef pipeline, StringRef chip, StringRef featureList,
+                 int optLevel,
+                 llvm::function_ref<LogicalResult(const Twine &)> emitError) {
   if (!llvm::Regex("^sm_[1-9][0-9]+[af]?$").match(chip))
-    return emitError("qwha-lower-to-nvvm: chip '" + chip +
+    return emitError(pipeline + ": chip '" + chip +
                      "' is not of the form sm_<N>[a|f] (e.g. sm_90, "
                      "sm_90a)");
   SmallVector<StringRef> features;
-  StringRef(options.features).split(features, ',');
+  featureList.split(features, ',');
   bool ptx = false;
   for (StringRef feature : features) {
     if (!llvm::Regex("^[+-][A-Za-z0-9_.]+$").match(feature))
-      return emitError("qwha-lower-to-nvvm: feature '" + feature +
+      return emitError(pipeline + ": feature '" + feature +
                        "' is not +<name> or -<name>");
     ptx |= llvm::Regex("^\\+ptx[1-9][0-9]+$").match(feature);
   }
   if (!ptx)
-    return emitError("qwha-lower-to-nvvm: features '" + options.features +
+    return emitError(pipeline + ": features '" + featureList +
                      "' name no PTX ISA version (e.g. +ptx80)");
-  if (options.optLevel < 0 || options.optLevel > 3)
-    return emitError("qwha-lower-to-nvvm: opt-level " +
-                     Twine(options.optLevel) + " is not 0, 1, 2 or 3");
+  if (optLevel < 0 || optLevel > 3)
+    return emitError(pipeline + ": opt-level " + Twine(optLevel) +
+                     " is not 0, 1, 2 or 3");
   return success();
+}
+
+LogicalResult qwha::verifyLowerToNVVMOptions(
+    const LowerToNVVMOptions &options,
+    llvm::function_ref<LogicalResult(const Twine &)> emitError) {
+  return verifyNVVMTarget("qwha-lower-to-nvvm", options.chip,
+                          options.features, options.optLevel, emitError);
+}
+
+LogicalResult qwha::verifyLowerToCUDAOptions(
+    const LowerToCUDAOptions &options,
+    llvm::function_ref<LogicalResult(const Twine &)> emitError) {
+  return verifyNVVMTarget("qwha-lower-to-cuda", options.chip,
+                          options.features, options.optLevel, emitError);
 }
 
 void qwha::buildLowerToNVVMPassPipeline(OpPassManager &pm,

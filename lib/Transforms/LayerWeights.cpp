@@ -183,7 +183,8 @@ QLinearOp qwha::replaceWithQLinear(LinearOp layer,
   return qlinear;
 }
 
-FailureOr<quant::QuantizedMatrix> qwha::readQuantizedWeight(QLinearOp layer) {
+FailureOr<quant::QuantizedMatrix> qwha::readQuantizedWeight(QuantizedWeightOpInterface layer) {
+  Operation *op = layer.getOperation();
   quant::QuantizedMatrix q;
   RankedTensorType codesType = layer.getCodes().getType();
   q.rows = codesType.getDimSize(0);
@@ -191,29 +192,29 @@ FailureOr<quant::QuantizedMatrix> qwha::readQuantizedWeight(QLinearOp layer) {
   q.bits = layer.getBits();
   q.groupSize = layer.getEffectiveGroupSize();
   FailureOr<std::vector<int64_t>> codes =
-      readConstantIntegers(layer.getCodes(), layer, "codes");
+      readConstantIntegers(layer.getCodes(), op, "codes");
   FailureOr<std::vector<float>> scales =
-      readConstantFloats(layer.getScales(), layer, "scales");
+      readConstantFloats(layer.getScales(), op, "scales");
   if (failed(codes) || failed(scales))
     return failure();
   q.codes.assign(codes->begin(), codes->end());
   q.scales = std::move(*scales);
   if (isa<IntegerType>(layer.getZeros().getType().getElementType())) {
     FailureOr<std::vector<int64_t>> zeros =
-        readConstantIntegers(layer.getZeros(), layer, "zeros");
+        readConstantIntegers(layer.getZeros(), op, "zeros");
     if (failed(zeros))
       return failure();
     q.zeros.assign(zeros->begin(), zeros->end());
   } else {
     FailureOr<std::vector<float>> zeros =
-        readConstantFloats(layer.getZeros(), layer, "zeros");
+        readConstantFloats(layer.getZeros(), op, "zeros");
     if (failed(zeros))
       return failure();
     q.zeros = std::move(*zeros);
   }
   if (layer.getGIdx()) {
     FailureOr<std::vector<int64_t>> gIdx =
-        readConstantIntegers(layer.getGIdx(), layer, "g_idx");
+        readConstantIntegers(layer.getGIdx(), op, "g_idx");
     if (failed(gIdx))
       return failure();
     q.gIdx.assign(gIdx->begin(), gIdx->end());

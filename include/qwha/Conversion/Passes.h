@@ -8,11 +8,13 @@
 #define QWHA_CONVERSION_PASSES_H
 
 #include "qwha/Conversion/QWHAToCPU/QWHAToCPU.h"
+#include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
 #include "qwha/Conversion/QWHAToLinalg/QWHAToLinalg.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"

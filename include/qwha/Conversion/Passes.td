@@ -132,4 +132,80 @@ def ConvertQWHAToCPU : Pass<"convert-qwha-to-cpu", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertQWHAToGPU : Pass<"convert-qwha-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Lower quantized layers, adapters and transforms to gpu.func "
+                "kernels launched from the host function";
+  let description = [{
+    The CUDA lowering of `qwha.qlinear`, `qwha.linear`, `qwha.fwht`,
+    `qwha.sparse_linear` and `qwha.qlinear_wha`. Kernels are built as
+    `gpu.func`s in one `gpu.module @qwha_kernels` (the module becomes a
+    `gpu.container_module`) and each op becomes a `gpu.launch_func` on
+    buffers, handed over from tensors as in `convert-qwha-to-cpu`: the input
+    by a read-only `bufferization.to_buffer`, the output a fresh
+    `memref.alloc` returned by a restrict `bufferization.to_tensor`.
+    `qwha-place-buffers-on-gpu` later moves those buffers to the device.
+
+    Each layer's weight is packed at compile time in the layout of
+    `qwha/Quant/GpuPacking.h` into constant `memref.global`s of the kernel
+    module (global address space): they are loaded onto the device with the
+    module, once, and the kernel that reads them is the layer's own.
+
+    * quantized and float layers: a warp-per-rows GEMV (`rows-per-warp`
+      output rows, `batch-tile` input rows per warp) streaming the packed
+      codes with 128-bit loads, dequantizing in registers and reducing
+      across the warp with shuffles; act-order weights read their input
+      through a column map;
+    * `qwha.fwht`: one block per row in shared memory, warp-shuffle
+      butterflies for the first five stages, H_m while loading for sizes
+      `2^n * m`;
+    * `qwha.qlinear_wha`: the transform is computed once per input row (and
+      once for layers reading the same value), and the adapter's entries of
+      each output row are summed by the warp that computes the row;
+    * `qwha.sparse_linear`: the adapter part alone.
+
+    There is no fallback: an op whose weights are not constants, whose
+    element type is not f32, or whose transform does not fit in shared
+    memory is an error naming the layer, as is any other qwha op
+    (`qwha.dequantize` not folded into a layer, `qwha.observe`).
+  }];
+  let options = [
+    Option<"warps", "warps", "int64_t", /*default=*/"4",
+           "Warps per block of the row kernels (1 to 32)">,
+    Option<"rowsPerWarp", "rows-per-warp", "int64_t", /*default=*/"2",
+           "Output rows each warp computes (1 to 8)">,
+    Option<"batchTile", "batch-tile", "int64_t", /*default=*/"8",
+           "Input rows each warp computes at most (1 to 16): a layer whose "
+           "static batch is smaller uses that, a dynamic batch 4">,
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect",
+    "mlir::bufferization::BufferizationDialect",
+    "mlir::gpu::GPUDialect",
+    "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect",
+    "mlir::vector::VectorDialect",
+  ];
+}
+
+def PlaceBuffersOnGPU : Pass<"qwha-place-buffers-on-gpu", "mlir::ModuleOp"> {
+  let summary = "Allocate the host functions' buffers in device memory";
+  let description = [{
+    Runs after bufferization of a module whose compute ops are all GPU
+    launches (`convert-qwha-to-gpu`): the host functions' arguments and
+    results are device memory, so every `memref.alloc` becomes a
+    `gpu.alloc`, every `memref.dealloc` a `gpu.dealloc` and every
+    `memref.copy` a `gpu.memcpy`. A buffer allocated here that is not
+    returned (through any view of it) is freed after its last use in its
+    block: upstream's ownership-based deallocation cannot run on these
+    functions, as it rejects `gpu.launch_func`, whose memory effects are
+    unknown. Allocations in nested regions are an error, as are functions
+    with more than one block. Any other host op that reads or writes a
+    buffer (a `linalg` op, a `memref.load`, a constant tensor's global)
+    would dereference a device pointer on the host: it is an error naming
+    the op, not a crash at run time.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 #endif // QWHA_CONVERSION_PASSES_TD

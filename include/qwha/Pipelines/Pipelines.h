@@ -124,6 +124,63 @@ mlir::LogicalResult verifyLowerToNVVMOptions(
 void buildLowerToNVVMPassPipeline(mlir::OpPassManager &pm,
                                   const LowerToNVVMOptions &options);
 
+/// Options of `qwha-lower-to-cuda`: the NVVM target of qwha-lower-to-nvvm
+/// and the kernel shapes of convert-qwha-to-gpu.
+struct LowerToCUDAOptions
+    : public mlir::PassPipelineOptions<LowerToCUDAOptions> {
+  PassOptions::Option<bool> cInterface{
+      *this, "c-interface",
+      llvm::cl::desc("Emit an `_mlir_ciface_<name>` wrapper taking memref "
+                     "descriptors (of device memory) for every function"),
+      llvm::cl::init(false)};
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target GPU, as for qwha-lower-to-nvvm"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("NVPTX features, as for qwha-lower-to-nvvm"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<int> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("LLVM optimization level of the kernels (0 to 3)"),
+      llvm::cl::init(3)};
+  PassOptions::Option<NVVMBinaryFormat> format{
+      *this, "format", llvm::cl::desc("What the kernels are embedded as"),
+      llvm::cl::init(NVVMBinaryFormat::Fatbin),
+      llvm::cl::values(
+          clEnumValN(NVVMBinaryFormat::Isa, "isa", "PTX text"),
+          clEnumValN(NVVMBinaryFormat::Bin, "bin", "a cubin for `chip`"),
+          clEnumValN(NVVMBinaryFormat::Fatbin, "fatbin",
+                     "a fatbin with the cubin and the PTX"))};
+  PassOptions::Option<int64_t> warps{
+      *this, "warps",
+      llvm::cl::desc("Warps per block of the row kernels (1 to 32)"),
+      llvm::cl::init(4)};
+  PassOptions::Option<int64_t> rowsPerWarp{
+      *this, "rows-per-warp",
+      llvm::cl::desc("Output rows each warp computes (1 to 8)"),
+      llvm::cl::init(2)};
+  PassOptions::Option<int64_t> batchTile{
+      *this, "batch-tile",
+      llvm::cl::desc("Input rows each warp computes at most (1 to 16)"),
+      llvm::cl::init(8)};
+};
+
+/// Checks chip, features and opt-level of qwha-lower-to-cuda as
+/// verifyLowerToNVVMOptions does.
+mlir::LogicalResult verifyLowerToCUDAOptions(
+    const LowerToCUDAOptions &options,
+    llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);
+
+/// Lowers a module of qwha layers on tensors for NVIDIA GPUs: kernels and
+/// launches (convert-qwha-to-gpu), bufferization with deallocation, every
+/// host buffer in device memory (qwha-place-buffers-on-gpu), the launches of
+/// a call on one stream (gpu-async-region), then qwha-lower-to-nvvm. The
+/// functions take and return device memory; the host code calls
+/// libqwha_cuda_runtime.so.
+void buildLowerToCUDAPassPipeline(mlir::OpPassManager &pm,
+                                  const LowerToCUDAOptions &options);
+
 /// Lowers a module of qwha, linalg, tensor and arith ops on tensors to the
 /// LLVM dialect for the host CPU: quantized layers with constant weights to
 /// packed vector kernels (unless kernels=generic), the rest of qwha to
@@ -133,6 +190,9 @@ void buildLowerToCPUPassPipeline(mlir::OpPassManager &pm,
 
 /// Registers `qwha-lower-to-nvvm` (registerQWHAPipelines does too).
 void registerLowerToNVVMPipeline();
+
+/// Registers `qwha-lower-to-cuda` (registerQWHAPipelines does too).
+void registerLowerToCUDAPipeline();
 
 /// Registers the named pipelines with the global registry.
 void registerQWHAPipelines();

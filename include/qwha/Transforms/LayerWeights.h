@@ -47,8 +47,10 @@ QLinearOp replaceWithQLinear(LinearOp layer, const quant::QuantizedMatrix &q,
 /// naming the layer) when it was not kept.
 mlir::FailureOr<std::vector<float>> readKeptFloatWeight(QLinearOp layer);
 
-/// The quantized matrix a qlinear's constants hold (inverse of the above).
-mlir::FailureOr<quant::QuantizedMatrix> readQuantizedWeight(QLinearOp layer);
+/// The quantized matrix the constants of a qlinear (or qlinear_wha) hold
+/// (inverse of replaceWithQLinear).
+mlir::FailureOr<quant::QuantizedMatrix>
+readQuantizedWeight(QuantizedWeightOpInterface layer);
 
 } // namespace qwha
 

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Conversion/QWHAToCPU/QWHAToCPU.h"
+#include "../ConversionUtils.h"
 #include "AdapterKernels.h"
 #include "QLinearKernel.h"
 #include "qwha/Conversion/QWHAToLinalg/QWHAToLinalg.h"
@@ -111,60 +112,6 @@ Value createGlobal(OpBuilder &b, Location loc, SymbolTable &symbols,
       b, loc, MemRefType::get({ShapedType::kDynamic}, elementType), ref);
 }
 
-/// `input` ([..., K]) as a 2-D tensor<?xK>: leading dimensions folded into
-/// rows, or one row for a rank-1 input.
-Value foldRows(OpBuilder &b, Location loc, Value input) {
-  auto type = cast<RankedTensorType>(input.getType());
-  const int64_t rank = type.getRank(), k = type.getShape().back();
-  Type element = type.getElementType();
-  Value rows = input;
-  if (rank == 1) {
-    rows = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({1, k}, element), input,
-        SmallVector<ReassociationIndices>{{0, 1}});
-  } else if (rank > 2) {
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      leading.push_back(i);
-    rows = tensor::CollapseShapeOp::create(
-        b, loc, input, SmallVector<ReassociationIndices>{leading, {rank - 1}});
-  }
-  return tensor::CastOp::create(
-      b, loc, RankedTensorType::get({ShapedType::kDynamic, k}, element), rows);
-}
-
-/// The inverse of foldRows for a result with the input's leading
-/// dimensions: `rows` (tensor<?xN>) shaped as `resultType`.
-Value restoreRows(OpBuilder &b, Location loc, Value rows, Value input,
-                  RankedTensorType resultType) {
-  auto inputType = cast<RankedTensorType>(input.getType());
-  const int64_t rank = resultType.getRank(), n = resultType.getShape().back();
-  Type element = resultType.getElementType();
-  if (rank == 1) {
-    Value one = tensor::CastOp::create(
-        b, loc, RankedTensorType::get({1, n}, element), rows);
-    return tensor::CollapseShapeOp::create(
-        b, loc, resultType, one, SmallVector<ReassociationIndices>{{0, 1}});
-  }
-  int64_t m = 1;
-  for (int64_t i = 0; i + 1 < rank; ++i)
-    m = inputType.isDynamicDim(i) || m == ShapedType::kDynamic
-            ? ShapedType::kDynamic
-            : m * inputType.getDimSize(i);
-  Value flat = tensor::CastOp::create(
-      b, loc, RankedTensorType::get({m, n}, element), rows);
-  if (rank == 2)
-    return flat;
-  SmallVector<OpFoldResult> outputShape = tensor::getMixedSizes(b, loc, input);
-  outputShape.back() = b.getIndexAttr(n);
-  ReassociationIndices leading;
-  for (int64_t i = 0; i + 1 < rank; ++i)
-    leading.push_back(i);
-  return tensor::ExpandShapeOp::create(
-      b, loc, resultType, flat,
-      SmallVector<ReassociationIndices>{leading, {rank - 1}}, outputShape);
-}
-
 /// Calls a kernel `(rows, weights..., [workspace,] out)` on the rows of
 /// `input` and returns its output shaped as `resultType`. The input reaches
 /// the kernel through bufferization.to_buffer with the layout the kernel's
@@ -202,10 +149,6 @@ Value callRowKernel(OpBuilder &b, Location loc, func::FuncOp kernel,
   return restoreRows(b, loc, result, input, resultType);
 }
 
-template <typename T> ArrayRef<char> asBytes(const std::vector<T> &values) {
-  return ArrayRef<char>(reinterpret_cast<const char *>(values.data()),
-                        values.size() * sizeof(T));
-}
 
 struct ConvertQWHAToCPUPass
     : public qwha::impl::ConvertQWHAToCPUBase<ConvertQWHAToCPUPass> {
@@ -364,29 +307,9 @@ LogicalResult ConvertQWHAToCPUPass::lowerSparseLinear(SparseLinearOp op,
       readConstantFloats(op.getValues(), op, "values");
   if (failed(rowOffsets) || failed(cols) || failed(values))
     return failure();
-  // The kernel reads where the indices say: check them here, once.
   const int64_t inputs = op.getInput().getType().getShape().back();
-  const int64_t entries = int64_t(cols->size());
-  if (int64_t(values->size()) != entries)
-    return op.emitOpError("has ")
-           << entries << " column indices but " << values->size() << " values";
-  if (rowOffsets->front() != 0)
-    return op.emitOpError("row_offsets[0] must be 0, got ")
-           << rowOffsets->front();
-  for (size_t n = 0; n + 1 < rowOffsets->size(); ++n)
-    if ((*rowOffsets)[n + 1] < (*rowOffsets)[n])
-      return op.emitOpError("row_offsets must not decrease: row_offsets[")
-             << n << "] = " << (*rowOffsets)[n] << " > row_offsets[" << n + 1
-             << "] = " << (*rowOffsets)[n + 1];
-  if (rowOffsets->back() != entries)
-    return op.emitOpError("row_offsets ends at ")
-           << rowOffsets->back() << " but there are " << entries << " entries";
-  for (int64_t p = 0; p < entries; ++p)
-    if ((*cols)[p] < 0 || (*cols)[p] >= inputs)
-      return op.emitOpError("cols[")
-             << p << "] = " << (*cols)[p] << " is not an input column in [0, "
-             << inputs << ")";
-
+  if (failed(verifyCsrMatrix(op, *rowOffsets, *cols, values->size(), inputs)))
+    return failure();
   RankedTensorType resultType = op.getResult().getType();
   SparseKernelSpec spec{inputs, resultType.getShape().back(), vectorWidth};
   func::FuncOp kernel = getOrCreateSparseKernel(getOperation(), spec);

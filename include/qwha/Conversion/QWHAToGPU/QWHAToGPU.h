@@ -1,0 +1,21 @@
+//===- QWHAToGPU.h - Lowering of qwha ops to GPU kernels --------*- C++ -*-===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QWHA_CONVERSION_QWHATOGPU_QWHATOGPU_H
+#define QWHA_CONVERSION_QWHATOGPU_QWHATOGPU_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace qwha {
+
+#define GEN_PASS_DECL_CONVERTQWHATOGPU
+#define GEN_PASS_DECL_PLACEBUFFERSONGPU
+#include "qwha/Conversion/Passes.h.inc"
+
+} // namespace qwha
+
+#endif // QWHA_CONVERSION_QWHATOGPU_QWHATOGPU_H

@@ -1,0 +1,110 @@
+//===- GpuKernels.h - gpu.func kernels of convert-qwha-to-gpu ---*- C++ -*-===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The kernels are written as gpu.funcs over memrefs with scf, arith, vector
+// and gpu ops, and lowered by upstream's NVVM pipeline. Weights are
+// constant memref.globals in the kernel's gpu.module (global address
+// space), so they are loaded onto the device with the module and never
+// copied per call.
+//
+// Row kernel (qwha.qlinear, qwha.linear, qwha.sparse_linear and
+// qwha.qlinear_wha): y[b, n] = sum_k x[b, k] W[n, k] (+ sum_p F[n, p] h[b,
+// col(p)]). A block is `warps` warps; each warp owns `rowsPerWarp` output
+// rows and a tile of `batchTile` input rows (grid: output row tiles x input
+// row tiles). Its lanes walk the rows' packed weight one step (GpuPacking.h:
+// one 128-bit load per plane) at a time, 32 steps apart, dequantize in
+// registers (mantissa trick, no int-to-float conversion), and keep
+// rowsPerWarp x batchTile partial sums; the adapter's stored entries of a
+// row are spread over the lanes the same way and added into the same sums;
+// a butterfly of warp shuffles reduces them and lane 0 writes the outputs.
+//
+// FWHT kernel (qwha.fwht, and the transform of qwha.qlinear_wha): one block
+// per row, the row in dynamic shared memory. H_m (m > 1) is applied while
+// loading, reading the table from a global; for m = 1 the first five
+// butterfly stages run in registers across lanes (shuffles), the others in
+// shared memory between barriers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QWHA_LIB_CONVERSION_QWHATOGPU_GPUKERNELS_H
+#define QWHA_LIB_CONVERSION_QWHATOGPU_GPUKERNELS_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#include <optional>
+
+namespace qwha::cuda {
+
+/// The quantized (or float) weight of a row kernel: globals laid out as
+/// GpuPacking.h describes.
+struct RowKernelWeight {
+  unsigned bits = 4;
+  int64_t numSteps = 0;
+  int64_t groupStride = 0;
+  /// Plane globals ([N, words] i32), scale and offset globals ([N, G] f32,
+  /// null for floats) and the column map ([packed columns] i32, or null).
+  llvm::SmallVector<mlir::memref::GlobalOp, 2> planes;
+  mlir::memref::GlobalOp scales, offsets, columnOf;
+};
+
+/// A sparse adapter F in CSR form: row_offsets [N + 1], cols and values.
+struct RowKernelAdapter {
+  mlir::memref::GlobalOp rowOffsets, cols, values;
+  /// Whether F multiplies the input itself (qwha.sparse_linear) rather than
+  /// a second operand holding its transform (qwha.qlinear_wha).
+  bool readsInput = false;
+};
+
+struct RowKernelSpec {
+  int64_t outputs = 0; ///< N
+  int64_t inputs = 0;  ///< K
+  std::optional<RowKernelWeight> weight;
+  std::optional<RowKernelAdapter> adapter;
+  int64_t warps = 4;
+  int64_t rowsPerWarp = 2;
+  int64_t batchTile = 4;
+
+  int64_t getBlockSize() const { return 32 * warps; }
+  int64_t getRowsPerBlock() const { return warps * rowsPerWarp; }
+  /// Whether the kernel takes the transformed input as a second argument.
+  bool takesTransform() const { return adapter && !adapter->readsInput; }
+};
+
+/// Creates `gpu.func @name(x: memref<?xKxf32>, [h: memref<?xKxf32>,]
+/// y: memref<?xNxf32>) kernel` at the end of `module`. Launch it on a grid
+/// of ceil(N / getRowsPerBlock()) x max(1, ceil(M / batchTile)) blocks of
+/// getBlockSize() threads.
+mlir::gpu::GPUFuncOp buildRowKernel(mlir::gpu::GPUModuleOp module,
+                                    mlir::Location loc, llvm::StringRef name,
+                                    const RowKernelSpec &spec);
+
+struct FWHTKernelSpec {
+  int64_t powerOfTwo = 1;
+  int64_t baseOrder = 1;
+  bool normalized = true;
+  /// [m * m] f32 H_m, row-major; only when baseOrder > 1.
+  mlir::memref::GlobalOp baseMatrix;
+
+  int64_t getSize() const { return powerOfTwo * baseOrder; }
+  int64_t getBlockSize() const;
+  int64_t getSharedMemoryBytes() const { return getSize() * 4; }
+};
+
+/// The largest transform whose row fits in an H100's shared memory (227 KiB
+/// per block).
+constexpr int64_t kMaxGpuFWHTSize = 227 * 1024 / 4;
+
+/// Creates `gpu.func @name(x: memref<?xdxf32>, y: memref<?xdxf32>) kernel`.
+/// Launch it on max(1, M) blocks of getBlockSize() threads with
+/// getSharedMemoryBytes() of dynamic shared memory.
+mlir::gpu::GPUFuncOp buildFWHTKernel(mlir::gpu::GPUModuleOp module,
+                                     mlir::Location loc, llvm::StringRef name,
+                                     const FWHTKernelSpec &spec);
+
+} // namespace qwha::cuda
+
+#endif // QWHA_LIB_CONVERSION_QWHATOGPU_GPUKERNELS_H

@@ -1,0 +1,81 @@
+//===- LowerToCUDA.cpp - The qwha-lower-to-cuda pipeline ------------------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// From qwha layers on tensors to LLVM with embedded GPU kernels, the
+// pipeline behind `qwha-compile --target=cuda`. Everything a function
+// computes runs in kernels; the host side only allocates device buffers,
+// launches and frees, all on one stream per call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Conversion/Passes.h"
+#include "qwha/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
+                                        const LowerToCUDAOptions &options) {
+  if (options.cInterface)
+    pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  // Folds qwha.linear of qwha.dequantize into qwha.qlinear first.
+  pm.addPass(createCanonicalizerPass());
+  ConvertQWHAToGPUOptions gpu;
+  gpu.warps = options.warps;
+  gpu.rowsPerWarp = options.rowsPerWarp;
+  gpu.batchTile = options.batchTile;
+  pm.addPass(createConvertQWHAToGPU(gpu));
+  pm.addPass(createCanonicalizerPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createCanonicalizerPass());
+  // Also frees what upstream's ownership-based deallocation would: it does
+  // not know the memory effects of gpu.launch_func.
+  pm.addPass(createPlaceBuffersOnGPU());
+  // One stream per call: allocations, launches and frees in order on it,
+  // one synchronization at the end (none with a borrowed stream, see
+  // qwhaCudaSetStream).
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+
+  LowerToNVVMOptions nvvm;
+  nvvm.chip = options.chip;
+  nvvm.features = options.features;
+  nvvm.optLevel = options.optLevel;
+  nvvm.format = options.format;
+  buildLowerToNVVMPassPipeline(pm, nvvm);
+}
+
+void qwha::registerLowerToCUDAPipeline() {
+  registerPassPipeline(
+      "qwha-lower-to-cuda",
+      "Lower qwha layers on tensors to GPU kernels compiled through NVVM and "
+      "host code that launches them on device buffers",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> emitError) {
+        LowerToCUDAOptions options;
+        if (failed(options.parseFromString(text)) ||
+            failed(verifyLowerToCUDAOptions(options, emitError)))
+          return failure();
+        buildLowerToCUDAPassPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const mlir::detail::PassOptions &)> printOptions) {
+        printOptions(LowerToCUDAOptions());
+      });
+}
