@@ -79,8 +79,12 @@ verifyLoweredEntryPoints(mlir::ModuleOp lowered,
 
 /// Writes the C header declaring `entries`. `guard` is the include guard
 /// macro; `library` and `source` name the files in the header's comment.
+/// Where the library's buffers live.
+enum class HeaderTarget { CPU, CUDA };
+
 void writeCHeader(llvm::raw_ostream &os, llvm::ArrayRef<EntryPoint> entries,
-                  llvm::StringRef guard, llvm::StringRef library,
+                  llvm::StringRef guard, HeaderTarget target,
+                  llvm::StringRef library,
                   llvm::StringRef source);
 
 /// The include guard for a header at `path`: `QWHA_<FILE NAME>_`, with every

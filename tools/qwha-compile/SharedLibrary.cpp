@@ -180,6 +180,11 @@ qwha::compile::linkSharedLibrary(ArrayRef<char> object, StringRef output,
     args.push_back("-l" + name);
     args.push_back("-Wl,-rpath," + options.runtimeLibraryDir);
   }
+  for (const std::string &path : options.extraLibraries) {
+    args.push_back(path);
+    args.push_back("-Wl,-rpath,$ORIGIN:" +
+                   sys::path::parent_path(path).str());
+  }
   args.push_back("-lm");
   SmallVector<StringRef> argRefs(args.begin(), args.end());
   std::optional<StringRef> redirects[] = {StringRef(""), StringRef(logPath),

@@ -28,6 +28,9 @@ struct LinkOptions {
   std::string linker = "cc";
   /// Where libmlir_runner_utils, libmlir_c_runner_utils and libomp live.
   std::string runtimeLibraryDir;
+  /// Shared libraries (paths) always linked, found at run time next to the
+  /// library first ($ORIGIN), then where they are now.
+  std::vector<std::string> extraLibraries;
 };
 
 /// The runtime libraries (names without `lib` and `.so`) under

@@ -7,8 +7,13 @@
 //   qwha-compile model.mlir --target=cpu -o model.so [--header=model.h]
 //       [--mcpu=native|<cpu>] [--mtriple=<triple>] [-O0..-O3]
 //       [--emit=so|obj|llvm] [--linker=cc] [--cpu-pipeline-options="..."]
+//   qwha-compile model.mlir --target=cuda [--chip=sm_90] -o model.so
+//       [--cuda-pipeline-options="..."] ...
 //
-// Lowers a module with qwha-lower-to-cpu (C interface forced on), optimizes
+// Lowers a module with qwha-lower-to-cpu, or qwha-lower-to-cuda for
+// --target=cuda (kernels compiled through NVVM and embedded, host code that
+// launches them on device buffers and calls libqwha_cuda_runtime.so, which
+// the library is linked against). The C interface is forced on. Optimizes
 // the LLVM IR for the target machine, emits an object and links it into a
 // shared library whose entry points are `_mlir_ciface_<fn>` for every public
 // function, and writes a C header declaring them (CInterface.h). Outputs
@@ -82,7 +87,8 @@ static cl::opt<Target>
     target("target", cl::desc("Device the code runs on"), cl::init(Target::CPU),
            cl::values(clEnumValN(Target::CPU, "cpu", "The host CPU (default)"),
                       clEnumValN(Target::CUDA, "cuda",
-                                 "NVIDIA GPUs (not implemented yet)")),
+                                 "NVIDIA GPUs: arguments and results are "
+                                 "device memory")),
            cl::cat(category));
 static cl::opt<std::string> headerFile(
     "header",
@@ -120,6 +126,18 @@ static cl::opt<std::string> cpuPipelineOptions(
     "cpu-pipeline-options",
     cl::desc("Options of qwha-lower-to-cpu, as in "
              "-qwha-lower-to-cpu=\"<options>\" (c-interface is always on)"),
+    cl::value_desc("options"), cl::cat(category));
+
+static cl::opt<std::string>
+    chip("chip",
+         cl::desc("--target=cuda: the GPU to compile the kernels for "
+                  "(default sm_90; overrides chip= in "
+                  "--cuda-pipeline-options)"),
+         cl::value_desc("sm_<N>"), cl::cat(category));
+static cl::opt<std::string> cudaPipelineOptions(
+    "cuda-pipeline-options",
+    cl::desc("Options of qwha-lower-to-cuda, as in "
+             "-qwha-lower-to-cuda=\"<options>\" (c-interface is always on)"),
     cl::value_desc("options"), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
@@ -259,10 +277,16 @@ int main(int argc, char **argv) {
                               "Compile a QWHA model into a shared library with "
                               "a C interface\n");
 
+#ifndef QWHA_CUDA_RUNTIME_DIR
   if (target == Target::CUDA)
-    return fail("--target=cuda is not implemented yet: the GPU lowering "
-                "(convert-qwha-to-gpu) and the CUDA runtime are still to come; "
-                "use --target=cpu");
+    return fail("--target=cuda needs libqwha_cuda_runtime.so, which this "
+                "build of qwha-compile was configured without (no CUDA "
+                "toolkit found, or QWHA_ENABLE_CUDA=OFF)");
+#endif
+  if (target != Target::CUDA && (!chip.empty() || !cudaPipelineOptions.empty()))
+    return fail("--chip and --cuda-pipeline-options apply to --target=cuda");
+  if (target == Target::CUDA && !cpuPipelineOptions.empty())
+    return fail("--cpu-pipeline-options applies to --target=cpu");
   if (optLevel < '0' || optLevel > '3')
     return fail(llvm::Twine("invalid optimization level -O") +
                 llvm::Twine(optLevel.getValue()) + ": use -O0 to -O3");
@@ -290,6 +314,25 @@ int main(int argc, char **argv) {
     return fail("--cpu-pipeline-options: a library is called through its C "
                 "interface, c-interface cannot be turned off");
   pipelineOptions->cInterface = true;
+
+  std::unique_ptr<qwha::LowerToCUDAOptions> cudaOptions =
+      qwha::LowerToCUDAOptions::createFromString(cudaPipelineOptions);
+  if (!cudaOptions)
+    return fail("invalid --cuda-pipeline-options='" + cudaPipelineOptions +
+                "'");
+  if (cudaOptions->cInterface.hasValue() && !cudaOptions->cInterface)
+    return fail("--cuda-pipeline-options: a library is called through its C "
+                "interface, c-interface cannot be turned off");
+  cudaOptions->cInterface = true;
+  if (!chip.empty())
+    cudaOptions->chip = chip;
+  if (target == Target::CUDA &&
+      failed(qwha::verifyLowerToCUDAOptions(
+          *cudaOptions, [](const llvm::Twine &message) {
+            fail(message);
+            return failure();
+          })))
+    return 1;
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -326,6 +369,7 @@ int main(int argc, char **argv) {
   if (!headerPath.empty()) {
     llvm::raw_string_ostream os(header);
     writeCHeader(os, *entries, getIncludeGuard(headerPath),
+                 target == Target::CUDA ? HeaderTarget::CUDA : HeaderTarget::CPU,
                  toStdout ? "the module"
                           : llvm::sys::path::filename(outputFile),
                  llvm::sys::path::filename(inputFile));
@@ -334,9 +378,15 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
-  qwha::buildLowerToCPUPassPipeline(pm, *pipelineOptions);
+  if (target == Target::CUDA)
+    qwha::buildLowerToCUDAPassPipeline(pm, *cudaOptions);
+  else
+    qwha::buildLowerToCPUPassPipeline(pm, *pipelineOptions);
   if (failed(pm.run(*module)))
-    return fail("lowering '" + inputFile + "' with qwha-lower-to-cpu failed");
+    return fail("lowering '" + inputFile + "' with " +
+                (target == Target::CUDA ? "qwha-lower-to-cuda"
+                                        : "qwha-lower-to-cpu") +
+                " failed");
   if (failed(verifyLoweredEntryPoints(*module, *entries)))
     return 1;
 
@@ -390,6 +440,11 @@ int main(int argc, char **argv) {
       LinkOptions linkOptions;
       linkOptions.linker = linker;
       linkOptions.runtimeLibraryDir = QWHA_MLIR_LIBRARY_DIR;
+#ifdef QWHA_CUDA_RUNTIME_DIR
+      if (target == Target::CUDA)
+        linkOptions.extraLibraries.push_back(QWHA_CUDA_RUNTIME_DIR
+                                             "/libqwha_cuda_runtime.so");
+#endif
       llvm::Expected<llvm::sys::fs::TempFile> library =
           linkSharedLibrary(object, outputFile, linkOptions);
       if (!library)
