@@ -49,7 +49,7 @@ func.func @dequantize(%codes: tensor<3x8xi4>) -> tensor<3x8xf32> {
 
 // A row of 65536 floats does not fit in shared memory.
 func.func @too_wide(%x: tensor<1x65536xf32>) -> tensor<1x65536xf32> {
-  // expected-error @below {{'qwha.fwht' op transforms rows of 65536 values; the GPU kernel keeps a row in shared memory and takes at most 58112}}
+  // expected-error @below {{'qwha.fwht' op transforms rows of 65536 values; the GPU kernel keeps a row in shared memory and takes at most 57344}}
   %y = qwha.fwht %x normalized : tensor<1x65536xf32>
   return %y : tensor<1x65536xf32>
 }
