@@ -30,6 +30,13 @@
 |* duration and restores the previous one; the primary context of a device *|
 |* is retained on first use and never released.                             *|
 |*                                                                            *|
+|* Borrowed streams (QWHA extension): a host program that orders its own     *|
+|* work on a stream (torch's current stream) lends it to the calling thread  *|
+|* with qwhaCudaSetStream. Generated code then runs on that stream instead   *|
+|* of one it creates, allocates and frees its buffers in stream order        *|
+|* (cuMemAllocAsync, cuMemFreeAsync) and does not wait for it, so a call     *|
+|* queues its work and returns without synchronising the host or the device. *|
+|*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
 #ifndef QWHA_RUNTIME_CUDARUNTIME_H
@@ -93,11 +100,14 @@ mgpuLaunchClusterKernel(CUfunction function, intptr_t clusterX,
 
 /*--- Streams and events --------------------------------------------------*/
 
-/* ptr (): a non-blocking stream. */
+/* ptr (): a non-blocking stream; the borrowed stream when the thread has
+   one (no driver call; null when the borrowed stream is the default one,
+   which is also the failure value). */
 QWHA_CUDA_RUNTIME_EXPORT CUstream mgpuStreamCreate(void);
-/* void (ptr) */
+/* void (ptr): the borrowed stream is not destroyed. */
 QWHA_CUDA_RUNTIME_EXPORT void mgpuStreamDestroy(CUstream stream);
-/* void (ptr) */
+/* void (ptr): the borrowed stream is synchronised only if it was lent with
+   `synchronize`. */
 QWHA_CUDA_RUNTIME_EXPORT void mgpuStreamSynchronize(CUstream stream);
 /* void (ptr, ptr) */
 QWHA_CUDA_RUNTIME_EXPORT void mgpuStreamWaitEvent(CUstream stream,
@@ -114,12 +124,18 @@ QWHA_CUDA_RUNTIME_EXPORT void mgpuEventRecord(CUevent event, CUstream stream);
 /*--- Memory --------------------------------------------------------------*/
 
 /* ptr (i64, ptr, i8): device memory, or managed memory when isHostShared
-   (gpu.alloc host_shared). The stream is unused: allocation is
+   (gpu.alloc host_shared); null for 0 bytes. Device memory on the thread's
+   borrowed stream is allocated in stream order (cuMemAllocAsync, from the
+   device's default pool); otherwise the stream is unused and allocation is
    synchronous, as upstream's. */
 QWHA_CUDA_RUNTIME_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes,
                                             CUstream stream,
                                             bool isHostShared);
-/* void (ptr, ptr): synchronous, as upstream's. */
+/* void (ptr, ptr): memory mgpuMemAlloc allocated in stream order is freed
+   in stream order on `stream` (cuMemFreeAsync: later work on the stream
+   must not use it), whichever thread frees it and whether or not the
+   stream is still borrowed; other memory synchronously, as upstream's.
+   Null is ignored. */
 QWHA_CUDA_RUNTIME_EXPORT void mgpuMemFree(void *ptr, CUstream stream);
 /* void (ptr, ptr, i64, ptr): asynchronous on the stream. */
 QWHA_CUDA_RUNTIME_EXPORT void mgpuMemcpy(void *dst, void *src,
@@ -167,6 +183,26 @@ QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaFreeError(char *message);
 /* Whether errors are printed on stderr as they happen (the default) or
    only kept. */
 QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaSetPrintErrors(bool print);
+
+/* Lends `stream` to the calling thread until qwhaCudaUnsetStream (or the
+   next qwhaCudaSetStream): see "Borrowed streams" above and mgpuStreamCreate,
+   mgpuStreamDestroy, mgpuStreamSynchronize, mgpuMemAlloc and mgpuMemFree.
+   Null, the legacy default stream, can be lent like any other (torch's
+   default stream is null). With `synchronize`, mgpuStreamSynchronize of it
+   still waits for it: a call returns with its work done, as upstream's. The
+   stream must belong to the primary context of the thread's default device
+   (mgpuSetDefaultDevice) and outlive the borrowing. Makes no driver call. */
+QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaSetStream(CUstream stream,
+                                                bool synchronize);
+/* Ends the calling thread's borrowing: upstream behaviour again. */
+QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaUnsetStream(void);
+/* The calling thread's borrowed stream; null when it has none, or borrows
+   the default stream (qwhaCudaIsStreamSet tells them apart). */
+QWHA_CUDA_RUNTIME_EXPORT CUstream qwhaCudaGetStream(void);
+/* Whether the calling thread borrows a stream; if so and `synchronize` is
+   not null, stores the flag it was lent with there. With qwhaCudaGetStream,
+   enough to restore a borrowing after a nested one. */
+QWHA_CUDA_RUNTIME_EXPORT bool qwhaCudaIsStreamSet(bool *synchronize);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -7,8 +7,9 @@
 // The functions host code lowered by MLIR's gpu-to-llvm calls, over the CUDA
 // driver API, with upstream's (release/22.x CudaRuntimeWrappers.cpp)
 // signatures and semantics, plus error reporting a host program can query
-// (include/qwha/Runtime/CudaRuntime.h). The header is included so that the
-// compiler rejects any definition whose type differs from its declaration.
+// and streams it can lend (include/qwha/Runtime/CudaRuntime.h). The header
+// is included so that the compiler rejects any definition whose type differs
+// from its declaration.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -181,6 +183,56 @@ private:
 };
 
 CUdeviceptr devicePtr(void *ptr) { return reinterpret_cast<CUdeviceptr>(ptr); }
+
+//===----------------------------------------------------------------------===//
+// Borrowed streams
+//===----------------------------------------------------------------------===//
+
+/// The stream qwhaCudaSetStream lent the calling thread. `active` is separate
+/// from `stream` because the legacy default stream, null, can be borrowed
+/// (torch's default stream is).
+struct BorrowedStream {
+  bool active = false;
+  CUstream stream = nullptr;
+  bool synchronize = false;
+};
+
+thread_local BorrowedStream borrowed;
+
+bool isBorrowed(CUstream stream) {
+  return borrowed.active && stream == borrowed.stream;
+}
+
+/// The device pointers cuMemAllocAsync returned and that were not freed yet.
+/// mgpuMemFree must free exactly these with cuMemFreeAsync: cuMemFree does
+/// not wait for pending work on memory from the stream-ordered allocator
+/// (the driver documents it), so freeing them synchronously would let later
+/// allocations overwrite buffers kernels still read. Memory from cuMemAlloc
+/// or cuMemAllocManaged keeps upstream's synchronous cuMemFree even on a
+/// borrowed stream. Process-wide: a buffer may be freed by another thread
+/// than the one that allocated it.
+class StreamOrderedAllocations {
+public:
+  void insert(CUdeviceptr ptr) {
+    std::lock_guard<std::mutex> lock(mutex);
+    pointers.insert(ptr);
+  }
+  /// Whether `ptr` was one of them; it no longer is.
+  bool erase(CUdeviceptr ptr) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return pointers.erase(ptr) != 0;
+  }
+
+private:
+  std::mutex mutex;
+  std::unordered_set<CUdeviceptr> pointers;
+};
+
+StreamOrderedAllocations &streamOrderedAllocations() {
+  // Never destroyed, as the error state.
+  static auto *allocations = new StreamOrderedAllocations;
+  return *allocations;
+}
 
 /// The bytes of a dense row-major memref, or -1 (reported) when the memref
 /// is not dense.
@@ -350,6 +402,9 @@ extern "C" void mgpuLaunchClusterKernel(
 //===----------------------------------------------------------------------===//
 
 extern "C" CUstream mgpuStreamCreate(void) {
+  // No driver call: the stream is the caller's, and may be null.
+  if (borrowed.active)
+    return borrowed.stream;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return nullptr;
@@ -359,6 +414,8 @@ extern "C" CUstream mgpuStreamCreate(void) {
 }
 
 extern "C" void mgpuStreamDestroy(CUstream stream) {
+  if (isBorrowed(stream))
+    return;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return;
@@ -366,6 +423,10 @@ extern "C" void mgpuStreamDestroy(CUstream stream) {
 }
 
 extern "C" void mgpuStreamSynchronize(CUstream stream) {
+  // The point of borrowing: the caller orders later work on the stream
+  // itself, and the host does not wait.
+  if (isBorrowed(stream) && !borrowed.synchronize)
+    return;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return;
@@ -413,7 +474,7 @@ extern "C" void mgpuEventRecord(CUevent event, CUstream stream) {
 // Memory
 //===----------------------------------------------------------------------===//
 
-extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/,
+extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, CUstream stream,
                               bool isHostShared) {
   if (sizeBytes == 0)
     return nullptr;
@@ -421,26 +482,42 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/,
   if (!scopedContext)
     return nullptr;
   CUdeviceptr ptr = 0;
-  if (isHostShared)
+  if (isHostShared) {
     check(cuMemAllocManaged(&ptr, sizeBytes, CU_MEM_ATTACH_GLOBAL), __func__,
           format("cuMemAllocManaged(%llu bytes)",
                  static_cast<unsigned long long>(sizeBytes))
               .c_str());
-  else
+  } else if (isBorrowed(stream)) {
+    // Stream-ordered: no device-wide synchronisation, usable by work queued
+    // on the stream after this call.
+    if (check(cuMemAllocAsync(&ptr, sizeBytes, stream), __func__,
+              format("cuMemAllocAsync(%llu bytes, borrowed stream %p)",
+                     static_cast<unsigned long long>(sizeBytes),
+                     static_cast<void *>(stream))
+                  .c_str()) &&
+        ptr)
+      streamOrderedAllocations().insert(ptr);
+  } else {
     check(cuMemAlloc(&ptr, sizeBytes), __func__,
           format("cuMemAlloc(%llu bytes)",
                  static_cast<unsigned long long>(sizeBytes))
               .c_str());
+  }
   return reinterpret_cast<void *>(ptr);
 }
 
-extern "C" void mgpuMemFree(void *ptr, CUstream /*stream*/) {
+extern "C" void mgpuMemFree(void *ptr, CUstream stream) {
   if (!ptr)
     return;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return;
-  QWHA_CU(cuMemFree(devicePtr(ptr)));
+  if (streamOrderedAllocations().erase(devicePtr(ptr)))
+    check(cuMemFreeAsync(devicePtr(ptr), stream), __func__,
+          format("cuMemFreeAsync(stream %p)", static_cast<void *>(stream))
+              .c_str());
+  else
+    QWHA_CU(cuMemFree(devicePtr(ptr)));
 }
 
 extern "C" void mgpuMemcpy(void *dst, void *src, size_t sizeBytes,
@@ -544,4 +621,18 @@ extern "C" void qwhaCudaSetPrintErrors(bool print) {
   ErrorState &state = errors();
   std::lock_guard<std::mutex> lock(state.mutex);
   state.print = print;
+}
+
+extern "C" void qwhaCudaSetStream(CUstream stream, bool synchronize) {
+  borrowed = {/*active=*/true, stream, synchronize};
+}
+
+extern "C" void qwhaCudaUnsetStream(void) { borrowed = {}; }
+
+extern "C" CUstream qwhaCudaGetStream(void) { return borrowed.stream; }
+
+extern "C" bool qwhaCudaIsStreamSet(bool *synchronize) {
+  if (synchronize)
+    *synchronize = borrowed.synchronize;
+  return borrowed.active;
 }

@@ -4,6 +4,7 @@ call fails with CUDA_ERROR_STUB_LIBRARY. Prints what the host sees."""
 
 import ctypes
 import sys
+import threading
 
 lib = ctypes.CDLL(sys.argv[1])
 lib.qwhaCudaTakeLastError.restype = ctypes.c_void_p
@@ -16,6 +17,17 @@ lib.mgpuMemFree.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 lib.mgpuSetDefaultDevice.argtypes = [ctypes.c_int32]
 lib.mgpuMemHostRegisterMemRef.argtypes = [ctypes.c_int64, ctypes.c_void_p,
                                           ctypes.c_int64]
+lib.mgpuStreamDestroy.argtypes = [ctypes.c_void_p]
+lib.mgpuStreamSynchronize.argtypes = [ctypes.c_void_p]
+lib.qwhaCudaSetStream.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+lib.qwhaCudaGetStream.restype = ctypes.c_void_p
+lib.qwhaCudaIsStreamSet.argtypes = [ctypes.POINTER(ctypes.c_bool)]
+lib.qwhaCudaIsStreamSet.restype = ctypes.c_bool
+
+# Handles that are not the driver's: with a stream borrowed, nothing may pass
+# them to the driver, which fails every call anyway.
+LENT = 0x1234
+OTHER = 0x5678
 
 
 def take():
@@ -69,4 +81,64 @@ buffer = (ctypes.c_float * 64)()
 view = MemRef2D(ctypes.addressof(buffer), ctypes.addressof(buffer), 0,
                 (4, 4), (8, 1))
 lib.mgpuMemHostRegisterMemRef(2, ctypes.byref(view), 4)
+print("error:", take())
+
+
+def borrowed():
+    synchronize = ctypes.c_bool(True)
+    is_set = lib.qwhaCudaIsStreamSet(ctypes.byref(synchronize))
+    return f"set {is_set} stream {lib.qwhaCudaGetStream()} " \
+           f"synchronize {synchronize.value}"
+
+
+step("no borrowed stream")
+print("borrowed:", borrowed())
+
+step("borrowed stream")
+lib.qwhaCudaSetStream(LENT, False)
+print("borrowed:", borrowed())
+print("stream:", hex(lib.mgpuStreamCreate()))
+lib.mgpuStreamSynchronize(LENT)
+lib.mgpuStreamDestroy(LENT)
+print("error:", take())
+
+step("borrowed stream: memory")
+print("alloc:", lib.mgpuMemAlloc(16, LENT, False))
+print("error:", take())
+lib.mgpuMemFree(0xdead0000, LENT)
+print("error:", take())
+
+step("borrowed stream: other streams")
+lib.mgpuStreamSynchronize(OTHER)
+print("error:", take())
+lib.mgpuStreamDestroy(OTHER)
+print("error:", take())
+
+step("borrowed stream: other threads")
+thread = threading.Thread(
+    target=lambda: print("thread borrowed:", borrowed(), flush=True))
+thread.start()
+thread.join()
+print("borrowed:", borrowed())
+
+step("borrowed stream, synchronized")
+lib.qwhaCudaSetStream(LENT, True)
+print("borrowed:", borrowed())
+lib.mgpuStreamDestroy(LENT)
+print("error:", take())
+lib.mgpuStreamSynchronize(LENT)
+print("error:", take())
+
+step("borrowed default stream")
+lib.qwhaCudaSetStream(None, False)
+print("borrowed:", borrowed())
+print("stream:", lib.mgpuStreamCreate())
+lib.mgpuStreamSynchronize(None)
+lib.mgpuStreamDestroy(None)
+print("error:", take())
+
+step("unset")
+lib.qwhaCudaUnsetStream()
+print("borrowed:", borrowed())
+print("stream:", lib.mgpuStreamCreate())
 print("error:", take())

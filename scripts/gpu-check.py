@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Checks `qwha-compile --target=cuda` against `--target=cpu` on a GPU
+machine that has torch and CUDA but neither MLIR nor a build of QWHA.
+
+    python3 scripts/gpu-check.py build OUT_DIR [--cpu-only]     # here
+    python3 scripts/gpu-check.py run OUT_DIR [--sanitize]       # on the GPU
+
+`build` (needs the build: qwha-compile and libqwha_cuda_runtime.so) compiles
+every case, test/Integration/GPU/Inputs/*.mlir by default (each a module
+with one public function @forward of one f32 tensor), for both targets:
+OUT_DIR/<case>.cpu.so and OUT_DIR/<case>.cuda.so with their headers. It
+runs the CPU library on a deterministic random input of @forward's input
+shape (dynamic dimensions get --dynamic-size) and saves the input and the
+outputs as .npy files, copies libqwha_cuda_runtime.so and the Python driver
+(python-bindings/qwha/runtime.py) into OUT_DIR, and describes it all in
+OUT_DIR/manifest.json. --cpu-only skips the CUDA compilation (to try this
+flow where the CUDA target cannot compile the cases). A case that fails to
+compile or run is reported and left out; the exit status says whether any
+did. Keep OUT_DIR small and inside the work tree (about 2 MB for the
+default cases) to carry it to the GPU machine.
+
+`run` (needs numpy and torch with a CUDA device) calls each case's CUDA
+library through qwha.runtime's CompiledModel (loaded by file path: the
+native part of the qwha package is not needed) on the saved input moved to
+the GPU, compares with the CPU outputs (|gpu - cpu| <= atol + rtol |cpu|,
+rtol 1e-4 and atol 1e-4 max|cpu|), prints a table and exits non-zero on any
+mismatch or error. --time adds the median GPU time of a call. --sanitize
+runs the same check again under compute-sanitizer's memcheck, then its
+racecheck (from PATH or /usr/local/cuda/bin), and fails when either reports
+an error.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import traceback
+import zlib
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RUNTIME_PY = ROOT / "python-bindings" / "qwha" / "runtime.py"
+CUDA_RUNTIME = "libqwha_cuda_runtime.so"
+DEFAULT_CASES = ROOT / "test" / "Integration" / "GPU" / "Inputs"
+MANIFEST = "manifest.json"
+RTOL = 1e-4
+ATOL_RELATIVE = 1e-4  # times max |cpu output|
+
+
+def load_runtime(out_dir=None):
+    """qwha.runtime by file path: the source tree's, else the copy `build`
+    put in OUT_DIR (for a machine that has the artefacts only)."""
+    path = RUNTIME_PY
+    if not path.is_file() and out_dir is not None:
+        path = pathlib.Path(out_dir) / "runtime.py"
+    spec = importlib.util.spec_from_file_location("qwha_runtime_gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compare(got, expected):
+    """(passed, max abs error, max abs error relative to max |expected|); a
+    NaN anywhere fails."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        return False, float("inf"), float("inf")
+    if not expected.size:
+        return True, 0.0, 0.0
+    scale = float(np.abs(expected).max())
+    error = np.abs(got - expected)
+    passed = bool(np.all(error <= ATOL_RELATIVE * scale + RTOL * np.abs(expected)))
+    max_error = float(error.max())
+    return passed, max_error, max_error / scale if scale else max_error
+
+
+# --- build ---------------------------------------------------------------------
+
+
+def input_shape(entry, dynamic_size):
+    """The shape of @forward's one f32 tensor argument."""
+    if len(entry.args) != 1 or not entry.args[0].is_memref \
+            or entry.args[0].element != "f32":
+        raise ValueError(f"@forward must take one f32 tensor: {entry.signature}")
+    arg = entry.args[0]
+    shape = arg.shape if arg.shape is not None else (None,) * arg.rank
+    return tuple(dynamic_size if n is None else n for n in shape)
+
+
+def build_case(source, out_dir, args, runtime):
+    """Compiles and runs one case; its manifest entry."""
+    name = source.stem
+    case = {"name": name, "source": os.path.relpath(source, ROOT)
+            if source.is_relative_to(ROOT) else str(source)}
+    compiler = args.build_dir / "bin" / "qwha-compile"
+    targets = ["cpu"] if args.cpu_only else ["cpu", "cuda"]
+    for target in targets:
+        library = f"{name}.{target}.so"
+        proc = subprocess.run([os.fspath(compiler), os.fspath(source), f"--target={target}",
+                               "-o", os.fspath(out_dir / library)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"qwha-compile --target={target} failed:\n{proc.stderr.strip()}")
+        case[target] = library
+    case.setdefault("cuda", None)
+
+    model = runtime.CompiledModel(out_dir / case["cpu"])
+    if "forward" not in model.entry_points:
+        raise ValueError(f"{source.name} has no public @forward "
+                         f"(it has {', '.join(sorted(model.entry_points))})")
+    shape = input_shape(model.entry_points["forward"], args.dynamic_size)
+    # Seeded by the case's name: the same input on every build.
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    x = rng.standard_normal(shape).astype(np.float32)
+    outputs = model.forward(x)
+    outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
+    case["input"] = f"{name}.input.npy"
+    case["input_shape"] = list(shape)
+    np.save(out_dir / case["input"], x)
+    case["outputs"] = []
+    for i, y in enumerate(outputs):
+        if not isinstance(y, np.ndarray):
+            raise ValueError(f"@forward result {i} is not a tensor: {y!r}")
+        file = f"{name}.expected.{i}.npy"
+        np.save(out_dir / file, y)
+        case["outputs"].append(file)
+    return case
+
+
+def command_build(args):
+    runtime = load_runtime()
+    out_dir = pathlib.Path(args.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = sorted(pathlib.Path(c).resolve() for c in args.case) if args.case \
+        else sorted(args.cases_dir.resolve().glob("*.mlir"))
+    if not sources:
+        print(f"error: no cases (*.mlir) in {args.cases_dir}", file=sys.stderr)
+        return 1
+    manifest = {"created_by": "scripts/gpu-check.py build", "cpu_only": args.cpu_only,
+                "rtol": RTOL, "atol_relative": ATOL_RELATIVE,
+                "cuda_runtime": None, "cases": [], "failed": []}
+    cuda_runtime = args.build_dir / "lib" / CUDA_RUNTIME
+    if cuda_runtime.is_file():
+        shutil.copy2(cuda_runtime, out_dir / CUDA_RUNTIME)
+        manifest["cuda_runtime"] = CUDA_RUNTIME
+    elif not args.cpu_only:
+        print(f"error: {cuda_runtime} is not built (ninja qwha_cuda_runtime)", file=sys.stderr)
+        return 1
+    shutil.copy2(RUNTIME_PY, out_dir / "runtime.py")
+    for source in sources:
+        try:
+            case = build_case(source, out_dir, args, runtime)
+        except Exception as e:  # reported, and the other cases go on
+            print(f"FAIL {source.stem}: {e}", file=sys.stderr)
+            manifest["failed"].append({"name": source.stem, "error": str(e)})
+            continue
+        manifest["cases"].append(case)
+        print(f"ok   {source.stem}: input {tuple(case['input_shape'])}, "
+              f"{len(case['outputs'])} output(s)")
+    with open(out_dir / MANIFEST, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    print(f"{len(manifest['cases'])} case(s) in {out_dir}"
+          + (f", {len(manifest['failed'])} failed" if manifest["failed"] else ""))
+    return 1 if manifest["failed"] else 0
+
+
+# --- run -----------------------------------------------------------------------
+
+
+def time_call(torch, model, x, repeat):
+    """Median milliseconds of a call on the current stream (CUDA events)."""
+    for _ in range(3):
+        model.forward(x)
+    times = []
+    for _ in range(repeat):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        model.forward(x)
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return float(np.median(times))
+
+
+def run_case(case, out_dir, args, runtime, torch):
+    """One row of the table: (status, max abs error, max rel error, ms, note)."""
+    runtime_path = out_dir / CUDA_RUNTIME
+    model = runtime.CompiledModel(out_dir / case["cuda"], cuda_runtime=runtime_path
+                                  if runtime_path.is_file() else None)
+    if model.target != "cuda":
+        raise RuntimeError(f"{case['cuda']}'s header does not say QWHA_TARGET_CUDA")
+    x = torch.from_numpy(np.load(out_dir / case["input"])).cuda()
+    got = model.forward(x)
+    got = list(got) if isinstance(got, tuple) else [got]
+    if len(got) != len(case["outputs"]):
+        return "MISMATCH", float("inf"), float("inf"), None, \
+            f"{len(got)} outputs, the CPU gave {len(case['outputs'])}"
+    torch.cuda.synchronize()
+    status, worst_abs, worst_rel, notes = "ok", 0.0, 0.0, []
+    for i, (y, file) in enumerate(zip(got, case["outputs"])):
+        expected = np.load(out_dir / file)
+        if not isinstance(y, torch.Tensor) or y.device.type != "cuda":
+            return "MISMATCH", float("inf"), float("inf"), None, \
+                f"output {i} is {type(y).__name__}, not a CUDA tensor"
+        y = y.cpu().numpy()
+        passed, max_abs, max_rel = compare(y, expected)
+        if y.shape != expected.shape:
+            notes.append(f"output {i} shape {y.shape}, expected {expected.shape}")
+        if not passed:
+            status = "MISMATCH"
+        worst_abs, worst_rel = max(worst_abs, max_abs), max(worst_rel, max_rel)
+    ms = time_call(torch, model, x, args.repeat) if args.time else None
+    return status, worst_abs, worst_rel, ms, "; ".join(notes)
+
+
+def command_run(args):
+    out_dir = pathlib.Path(args.out_dir).resolve()
+    if args.sanitize:
+        return sanitize(args, out_dir)
+    try:
+        with open(out_dir / MANIFEST) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read {out_dir / MANIFEST}: {e} "
+              "(write it with `gpu-check.py build`)", file=sys.stderr)
+        return 2
+    try:
+        import torch
+    except ImportError:
+        print("error: torch cannot be imported", file=sys.stderr)
+        return 2
+    if not torch.cuda.is_available():
+        print("error: torch sees no CUDA device", file=sys.stderr)
+        return 2
+    runtime = load_runtime(out_dir)
+    cases = [c for c in manifest.get("cases", [])
+             if not args.filter or any(f in c["name"] for f in args.filter)]
+    rows, failures = [], 0
+    for case in cases:
+        if not case.get("cuda"):
+            rows.append((case["name"], "SKIPPED", None, None, None, "no CUDA library (--cpu-only)"))
+            failures += 1
+            continue
+        try:
+            status, max_abs, max_rel, ms, note = run_case(case, out_dir, args, runtime, torch)
+        except Exception as e:  # every case gets a row
+            status, max_abs, max_rel, ms = "ERROR", None, None, None
+            note = f"{type(e).__name__}: {e}"
+            if args.verbose:
+                traceback.print_exc()
+        failures += status != "ok"
+        rows.append((case["name"], status, max_abs, max_rel, ms, note))
+    for failed in manifest.get("failed", []):
+        rows.append((failed["name"], "BUILD", None, None, None, failed["error"]))
+        failures += 1
+    print_table(rows, torch.cuda.get_device_name())
+    if not rows:
+        print("error: no cases to run", file=sys.stderr)
+        return 1
+    return 1 if failures else 0
+
+
+def print_table(rows, device):
+    def number(v):
+        return "-" if v is None else f"{v:.3g}"
+    header = ("case", "status", "max abs err", "max rel err", "ms", "")
+    table = [header] + [(n, s, number(a), number(r), number(ms), note.splitlines()[0]
+                         if note else "") for n, s, a, r, ms, note in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    print(f"{device}; tolerance rtol {RTOL:g}, atol {ATOL_RELATIVE:g} x max|cpu output|")
+    for row in table:
+        print(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]).rstrip())
+    for name, status, _, _, _, note in rows:
+        if note and "\n" in note:
+            print(f"\n{name}: {note}")
+
+
+def find_compute_sanitizer():
+    found = shutil.which("compute-sanitizer")
+    if found:
+        return found
+    fallback = pathlib.Path("/usr/local/cuda/bin/compute-sanitizer")
+    return os.fspath(fallback) if fallback.is_file() else None
+
+
+def sanitize(args, out_dir):
+    """This check again under compute-sanitizer, one tool after the other."""
+    sanitizer = find_compute_sanitizer()
+    if not sanitizer:
+        print("error: compute-sanitizer is neither on PATH nor in /usr/local/cuda/bin",
+              file=sys.stderr)
+        return 2
+    command = [sys.executable, os.fspath(pathlib.Path(__file__).resolve()), "run",
+               os.fspath(out_dir)]
+    command += [a for f in args.filter for a in ("-k", f)]
+    if args.verbose:
+        command.append("--verbose")
+    # torch's caching allocator would hide out-of-bounds accesses into its
+    # cached blocks from memcheck.
+    env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1")
+    status = 0
+    for tool in ("memcheck", "racecheck"):
+        print(f"== compute-sanitizer --tool {tool}", flush=True)
+        rc = subprocess.run([sanitizer, "--tool", tool, "--error-exitcode", "99",
+                             *command], env=env).returncode
+        if rc:
+            print(f"== {tool}: exit status {rc}"
+                  + (" (sanitizer errors)" if rc == 99 else ""), flush=True)
+            status = 1
+    return status
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="compile the cases and record CPU outputs")
+    build.add_argument("out_dir")
+    build.add_argument("--build-dir", type=pathlib.Path,
+                       default=pathlib.Path(os.environ.get("QWHA_BINARY_DIR", ROOT / "build")),
+                       help="the build with bin/qwha-compile and lib/" + CUDA_RUNTIME
+                       + " (default: $QWHA_BINARY_DIR, else build/)")
+    build.add_argument("--cases-dir", type=pathlib.Path, default=DEFAULT_CASES,
+                       help="compile every *.mlir there (default: %(default)s)")
+    build.add_argument("--case", action="append", default=[],
+                       help="compile this .mlir file instead (repeatable)")
+    build.add_argument("--cpu-only", action="store_true",
+                       help="do not compile for CUDA (run then has nothing to check)")
+    build.add_argument("--dynamic-size", type=int, default=4,
+                       help="size of @forward's dynamic dimensions (default 4)")
+    build.set_defaults(run=command_build)
+    run = commands.add_parser("run", help="run the CUDA libraries and compare (GPU)")
+    run.add_argument("out_dir")
+    run.add_argument("-k", dest="filter", action="append", default=[],
+                     help="only the cases whose name contains this (repeatable)")
+    run.add_argument("--time", action="store_true", help="also time each call")
+    run.add_argument("--repeat", type=int, default=20, help="timed calls (default 20)")
+    run.add_argument("--sanitize", action="store_true",
+                     help="run under compute-sanitizer memcheck, then racecheck")
+    run.add_argument("--verbose", action="store_true", help="tracebacks of errors")
+    run.set_defaults(run=command_run)
+    args = parser.parse_args()
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
