@@ -86,3 +86,14 @@ func.func @nan_scale(%x: tensor<2x8xf32>) -> tensor<2x3xf32> {
   %y = qwha.qlinear "fc" %x, %codes, %s, %z group_size -1 : tensor<2x8xf32>, tensor<3x8xi4>, tensor<3x1xf32>, tensor<3x1xi4> -> tensor<2x3xf32>
   return %y : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @nan_adapter(%x: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  %rows = arith.constant dense<[0, 1]> : tensor<2xi32>
+  %cols = arith.constant dense<[2]> : tensor<1xi32>
+  %vals = arith.constant dense<[0x7F800000]> : tensor<1xf32>
+  // expected-error @below {{'qwha.sparse_linear' op has a non-finite adapter value (INF)}}
+  %y = qwha.sparse_linear %x, %rows, %cols, %vals : tensor<1x8xf32>, tensor<2xi32>, tensor<1xi32>, tensor<1xf32> -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}

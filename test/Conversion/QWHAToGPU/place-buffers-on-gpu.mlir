@@ -64,3 +64,21 @@ func.func @branches(%c: i1) {
 ^b:
   return
 }
+
+// -----
+
+func.func @shared_space() -> memref<4xf32, 3> {
+  // expected-error @below {{'memref.alloc' op allocates in memory space 3 : i64; the host functions of a GPU module allocate only device memory}}
+  %a = memref.alloc() : memref<4xf32, 3>
+  return %a : memref<4xf32, 3>
+}
+
+// -----
+
+func.func @alloc_in_region(%c: i1) {
+  scf.if %c {
+    // expected-error @below {{'memref.alloc' op allocates inside a region; the GPU lowering frees buffers in straight-line host code only}}
+    %a = memref.alloc() : memref<4xf32>
+  }
+  return
+}
