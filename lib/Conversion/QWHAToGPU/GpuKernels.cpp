@@ -54,8 +54,14 @@ public:
   Value word(uint32_t value) {
     return arith::ConstantOp::create(b, b.getI32IntegerAttr(int32_t(value)));
   }
+  /// a * x + acc, fused by the backend: arith has no fma, and NVPTX
+  /// contracts mul + add only under fast-math flags, which the kernels do
+  /// not want on every operation.
   Value fma(Value a, Value x, Value acc) {
-    return math_fma(a, x, acc);
+    Value product =
+        arith::MulFOp::create(b, a, x, arith::FastMathFlags::contract);
+    return arith::AddFOp::create(b, product, acc,
+                                 arith::FastMathFlags::contract);
   }
   Value fadd(Value lhs, Value rhs) { return arith::AddFOp::create(b, lhs, rhs); }
   Value fsub(Value lhs, Value rhs) { return arith::SubFOp::create(b, lhs, rhs); }
@@ -89,16 +95,6 @@ public:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     body();
-  }
-
-private:
-  // a * x + acc as one rounding: arith has no fma, and the NVPTX backend
-  // contracts mul + add only under fast-math flags, which the kernels do
-  // not want on the whole function.
-  Value math_fma(Value a, Value x, Value acc) {
-    Value product = arith::MulFOp::create(b, a, x, arith::FastMathFlags::contract);
-    return arith::AddFOp::create(b, product, acc,
-                                 arith::FastMathFlags::contract);
   }
 };
 

@@ -371,7 +371,10 @@ static quant::QuantizedWeightView viewOf(const quant::QuantizedMatrix &m) {
   return view;
 }
 
-LogicalResult ConvertQWHAToGPUPass::lowerQLinear(QLinearOp op) {
+/// The constants of a quantized layer packed for the GPU, or an error
+/// naming the layer.
+template <typename OpTy>
+static FailureOr<quant::GpuPackedWeight> packLayerForGpu(OpTy op) {
   FailureOr<quant::QuantizedMatrix> matrix = readQuantizedWeight(op);
   if (failed(matrix))
     return failure();
@@ -381,23 +384,24 @@ LogicalResult ConvertQWHAToGPUPass::lowerQLinear(QLinearOp op) {
     return op.emitOpError("cannot pack the weight of layer '")
            << op.getName()
            << "' for the GPU: " << llvm::toString(packed.takeError());
+  return std::move(*packed);
+}
+
+LogicalResult ConvertQWHAToGPUPass::lowerQLinear(QLinearOp op) {
+  FailureOr<quant::GpuPackedWeight> packed = packLayerForGpu(op);
+  if (failed(packed))
+    return failure();
   return lowerQuantized(op, op.getName(), op.getInput(), *packed,
                         std::nullopt);
 }
 
 LogicalResult ConvertQWHAToGPUPass::lowerQLinearWHA(QLinearWHAOp op) {
-  FailureOr<quant::QuantizedMatrix> matrix = readQuantizedWeight(op);
-  if (failed(matrix))
+  FailureOr<quant::GpuPackedWeight> packed = packLayerForGpu(op);
+  if (failed(packed))
     return failure();
-  llvm::Expected<quant::GpuPackedWeight> packed =
-      quant::packForGpu(viewOf(*matrix));
-  if (!packed)
-    return op.emitOpError("cannot pack the weight of layer '")
-           << op.getName()
-           << "' for the GPU: " << llvm::toString(packed.takeError());
   FailureOr<cuda::RowKernelAdapter> adapter = createAdapterGlobals(
       op, sanitize(op.getName()) + "_adapter", op.getRowOffsets(),
-      op.getCols(), op.getValues(), matrix->cols);
+      op.getCols(), op.getValues(), packed->cols);
   if (failed(adapter))
     return failure();
   return lowerQuantized(op, op.getName(), op.getInput(), *packed, *adapter);
