@@ -35,6 +35,8 @@ void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
   gpu.warps = options.warps;
   gpu.rowsPerWarp = options.rowsPerWarp;
   gpu.batchTile = options.batchTile;
+  gpu.mmaMinBatch = options.getMmaMinBatch();
+  gpu.mmaBatchTile = options.mmaBatchTile;
   pm.addPass(createConvertQWHAToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
 

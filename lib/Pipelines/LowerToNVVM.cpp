@@ -55,11 +55,38 @@ LogicalResult qwha::verifyLowerToNVVMOptions(
                           options.features, options.optLevel, emitError);
 }
 
+/// The compute capability of `chip` (sm_90a: 90), which verifyNVVMTarget
+/// has checked.
+static int64_t getComputeCapability(StringRef chip) {
+  int64_t capability = 0;
+  chip.drop_front(3).take_while(llvm::isDigit).getAsInteger(10, capability);
+  return capability;
+}
+
+int64_t qwha::LowerToCUDAOptions::getMmaMinBatch() const {
+  if (mmaMinBatch != kAutoMmaMinBatch)
+    return mmaMinBatch;
+  return getComputeCapability(chip) >= 80 ? kDefaultMmaMinBatch : 0;
+}
+
 LogicalResult qwha::verifyLowerToCUDAOptions(
     const LowerToCUDAOptions &options,
     llvm::function_ref<LogicalResult(const Twine &)> emitError) {
-  return verifyNVVMTarget("qwha-lower-to-cuda", options.chip,
-                          options.features, options.optLevel, emitError);
+  if (failed(verifyNVVMTarget("qwha-lower-to-cuda", options.chip,
+                              options.features, options.optLevel, emitError)))
+    return failure();
+  if (options.mmaMinBatch < LowerToCUDAOptions::kAutoMmaMinBatch)
+    return emitError("qwha-lower-to-cuda: mma-min-batch must be -1 (chosen "
+                     "from the chip), 0 (never) or a batch size, got " +
+                     Twine(options.mmaMinBatch));
+  if (options.mmaMinBatch > 0 &&
+      getComputeCapability(options.chip) < 80)
+    return emitError("qwha-lower-to-cuda: mma-min-batch=" +
+                     Twine(options.mmaMinBatch) +
+                     " asks for the tensor-core kernels, which need TF32 "
+                     "mma.sync (sm_80 or newer); chip is " +
+                     options.chip);
+  return success();
 }
 
 void qwha::buildLowerToNVVMPassPipeline(OpPassManager &pm,

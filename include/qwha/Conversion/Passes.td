@@ -155,6 +155,11 @@ def ConvertQWHAToGPU : Pass<"convert-qwha-to-gpu", "mlir::ModuleOp"> {
       codes with 128-bit loads, dequantizing in registers and reducing
       across the warp with shuffles; act-order weights read their input
       through a column map;
+    * the same layers at batches of `mma-min-batch` rows or more: the
+      weight dequantized chunk by chunk into shared memory and multiplied
+      on the tensor cores (`nvgpu.mma.sync` m16n8k8, TF32 operands, f32
+      accumulators), the adapter densified chunk by chunk into the same
+      accumulators;
     * `qwha.fwht`: one block per row in shared memory, warp-shuffle
       butterflies for the first five stages, H_m while loading for sizes
       `2^n * m`;
@@ -176,12 +181,21 @@ def ConvertQWHAToGPU : Pass<"convert-qwha-to-gpu", "mlir::ModuleOp"> {
     Option<"batchTile", "batch-tile", "int64_t", /*default=*/"8",
            "Input rows each warp computes at most (1 to 16): a layer whose "
            "static batch is smaller uses that, a dynamic batch 4">,
+    Option<"mmaMinBatch", "mma-min-batch", "int64_t", /*default=*/"0",
+           "Batches of at least this many input rows use the tensor-core "
+           "path (mma.sync, TF32; sm_80 or newer); 0 never. A dynamic batch "
+           "branches at run time">,
+    Option<"mmaBatchTile", "mma-batch-tile", "int64_t", /*default=*/"32",
+           "Input rows per block on the tensor-core path (8 to 64, a "
+           "multiple of 8)">,
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",
     "mlir::bufferization::BufferizationDialect",
     "mlir::gpu::GPUDialect",
     "mlir::memref::MemRefDialect",
+    "mlir::NVVM::NVVMDialect",
+    "mlir::nvgpu::NVGPUDialect",
     "mlir::scf::SCFDialect",
     "mlir::tensor::TensorDialect",
     "mlir::vector::VectorDialect",

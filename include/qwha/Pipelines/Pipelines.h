@@ -164,10 +164,30 @@ struct LowerToCUDAOptions
       *this, "batch-tile",
       llvm::cl::desc("Input rows each warp computes at most (1 to 16)"),
       llvm::cl::init(8)};
+  PassOptions::Option<int64_t> mmaMinBatch{
+      *this, "mma-min-batch",
+      llvm::cl::desc("Batches of at least this many rows use the tensor-core "
+                     "kernels (0: never; -1: 17 on sm_80 and newer, never "
+                     "below)"),
+      llvm::cl::init(kAutoMmaMinBatch)};
+  PassOptions::Option<int64_t> mmaBatchTile{
+      *this, "mma-batch-tile",
+      llvm::cl::desc("Input rows per block of the tensor-core kernels (8 to "
+                     "64, a multiple of 8)"),
+      llvm::cl::init(32)};
+
+  /// mma-min-batch's default: chosen from the chip.
+  static constexpr int64_t kAutoMmaMinBatch = -1;
+  /// The threshold the tensor-core kernels get on chips that have TF32
+  /// mma.sync: the warp-per-rows kernels serve batches 1 to 16.
+  static constexpr int64_t kDefaultMmaMinBatch = 17;
+  /// mma-min-batch with the default resolved for `chip`.
+  int64_t getMmaMinBatch() const;
 };
 
 /// Checks chip, features and opt-level of qwha-lower-to-cuda as
-/// verifyLowerToNVVMOptions does.
+/// verifyLowerToNVVMOptions does, and that tensor-core kernels are asked
+/// for only on chips that have them (sm_80 and newer).
 mlir::LogicalResult verifyLowerToCUDAOptions(
     const LowerToCUDAOptions &options,
     llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);

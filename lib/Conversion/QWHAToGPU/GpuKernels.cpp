@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GpuKernels.h"
+#include "KernelEmitter.h"
 
 #include "qwha/Quant/GpuPacking.h"
 
@@ -20,113 +21,11 @@ using namespace qwha::cuda;
 
 namespace {
 
-/// Index and float arithmetic that reads like the formulas it computes.
-class Emitter {
-public:
-  explicit Emitter(ImplicitLocOpBuilder &b) : b(b), f32(b.getF32Type()) {}
-
-  ImplicitLocOpBuilder &b;
-  Type f32;
-
-  Value index(int64_t value) {
-    return arith::ConstantIndexOp::create(b, value);
-  }
-  Value add(Value lhs, Value rhs) { return arith::AddIOp::create(b, lhs, rhs); }
-  Value add(Value lhs, int64_t rhs) {
-    return rhs == 0 ? lhs : add(lhs, index(rhs));
-  }
-  Value mul(Value lhs, int64_t rhs) {
-    return rhs == 1 ? lhs : arith::MulIOp::create(b, lhs, index(rhs));
-  }
-  Value div(Value lhs, int64_t rhs) {
-    return rhs == 1 ? lhs : arith::DivUIOp::create(b, lhs, index(rhs));
-  }
-  Value rem(Value lhs, int64_t rhs) {
-    return arith::RemUIOp::create(b, lhs, index(rhs));
-  }
-  Value min(Value lhs, Value rhs) { return arith::MinUIOp::create(b, lhs, rhs); }
-  Value less(Value lhs, Value rhs) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lhs, rhs);
-  }
-  Value floatConstant(float value) {
-    return arith::ConstantOp::create(b, b.getF32FloatAttr(value));
-  }
-  Value word(uint32_t value) {
-    return arith::ConstantOp::create(b, b.getI32IntegerAttr(int32_t(value)));
-  }
-  /// a * x + acc, fused by the backend: arith has no fma, and NVPTX
-  /// contracts mul + add only under fast-math flags, which the kernels do
-  /// not want on every operation.
-  Value fma(Value a, Value x, Value acc) {
-    Value product =
-        arith::MulFOp::create(b, a, x, arith::FastMathFlags::contract);
-    return arith::AddFOp::create(b, product, acc,
-                                 arith::FastMathFlags::contract);
-  }
-  Value fadd(Value lhs, Value rhs) { return arith::AddFOp::create(b, lhs, rhs); }
-  Value fsub(Value lhs, Value rhs) { return arith::SubFOp::create(b, lhs, rhs); }
-  Value fmul(Value lhs, Value rhs) { return arith::MulFOp::create(b, lhs, rhs); }
-  Value toIndex(Value i32) {
-    return arith::IndexCastOp::create(b, b.getIndexType(), i32);
-  }
-  Value getGlobal(memref::GlobalOp global) {
-    return memref::GetGlobalOp::create(b, global.getType(),
-                                       global.getSymName());
-  }
-
-  /// A loop from `lower` to `upper` by `step` carrying `init`; `body` gets
-  /// the induction variable and the carried values and returns the next.
-  SmallVector<Value>
-  loop(Value lower, Value upper, Value step, ValueRange init,
-       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto forOp = scf::ForOp::create(
-        b, lower, upper, step, init,
-        [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nested.getInsertionBlock(),
-                              nested.getInsertionPoint());
-          scf::YieldOp::create(b, body(iv, carried));
-        });
-    return SmallVector<Value>(forOp.getResults());
-  }
-  /// `body` under `condition`, no results.
-  void when(Value condition, function_ref<void()> body) {
-    auto ifOp = scf::IfOp::create(b, condition, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifOp.thenBlock());
-    body();
-  }
-};
-
-/// Sum over the 32 lanes of a warp, in every lane.
-Value warpSum(ImplicitLocOpBuilder &b, Value value) {
-  for (int32_t offset = 16; offset >= 1; offset /= 2) {
-    auto shuffle =
-        gpu::ShuffleOp::create(b, value, offset, 32, gpu::ShuffleMode::XOR);
-    value = arith::AddFOp::create(b, value, shuffle.getShuffleResult());
-  }
-  return value;
-}
-
-gpu::GPUFuncOp createKernel(gpu::GPUModuleOp module, Location loc,
-                            StringRef name, TypeRange arguments,
-                            int64_t blockSize) {
-  OpBuilder top(module.getBodyRegion());
-  top.setInsertionPointToEnd(module.getBody());
-  auto function = gpu::GPUFuncOp::create(
-      top, loc, name, top.getFunctionType(arguments, {}));
-  function->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                    top.getUnitAttr());
-  function.setKnownBlockSizeAttr(
-      top.getDenseI32ArrayAttr({int32_t(blockSize), 1, 1}));
-  return function;
-}
-
 /// Builds the body of a row kernel.
-class RowKernelBuilder : Emitter {
+class RowKernelBuilder : KernelEmitter {
 public:
   RowKernelBuilder(ImplicitLocOpBuilder &b, const RowKernelSpec &spec)
-      : Emitter(b), spec(spec), rowsPerWarp(spec.rowsPerWarp),
+      : KernelEmitter(b), spec(spec), rowsPerWarp(spec.rowsPerWarp),
         batchTile(spec.batchTile) {}
 
   void build(Value x, Value h, Value y);
@@ -145,8 +44,6 @@ private:
   }
   SmallVector<Value> step(Value s, ValueRange sums);
   SmallVector<Value> addAdapter(ValueRange sums);
-  /// m(q) of column `i` of a step, from the step's plane words of a row.
-  Value mantissa(ArrayRef<SmallVector<Value>> words, int64_t i);
 };
 
 void RowKernelBuilder::build(Value xArg, Value hArg, Value y) {
@@ -206,33 +103,6 @@ void RowKernelBuilder::build(Value xArg, Value hArg, Value y) {
              }
          });
   });
-}
-
-Value RowKernelBuilder::mantissa(ArrayRef<SmallVector<Value>> words,
-                                 int64_t i) {
-  const unsigned bits = spec.weight->bits;
-  auto field = [&](Value word, int64_t shift, uint32_t mask, int64_t to) {
-    Value value = word;
-    if (shift)
-      value = arith::ShRUIOp::create(b, value, this->word(uint32_t(shift)));
-    value = arith::AndIOp::create(b, value, this->word(mask));
-    return arith::ShLIOp::create(b, value, this->word(uint32_t(to)));
-  };
-  Value bitsOfFloat;
-  if (bits == 32) {
-    bitsOfFloat = words[0][i];
-  } else if (bits == 3) {
-    Value low = field(words[0][i / 16], 2 * (i % 16), 3u, 20);
-    Value high = field(words[1][i / 32], i % 32, 1u, 22);
-    bitsOfFloat = arith::OrIOp::create(
-        b, arith::OrIOp::create(b, low, high), word(0x3F800000u));
-  } else {
-    const int64_t perWord = 32 / bits;
-    Value code = field(words[0][i / perWord], bits * (i % perWord),
-                       (1u << bits) - 1, 23 - bits);
-    bitsOfFloat = arith::OrIOp::create(b, code, word(0x3F800000u));
-  }
-  return arith::BitcastOp::create(b, f32, bitsOfFloat);
 }
 
 SmallVector<Value> RowKernelBuilder::step(Value s, ValueRange carried) {
@@ -299,7 +169,7 @@ SmallVector<Value> RowKernelBuilder::step(Value s, ValueRange carried) {
       }
       for (int64_t r = 0; r < rowsPerWarp; ++r)
         for (int64_t e = 0; e < 4; ++e) {
-          Value m = mantissa(words[r], c + e);
+          Value m = mantissa(weight.bits, words[r], c + e);
           for (int64_t j = 0; j < batchTile; ++j)
             acc(dots, r, j) = fma(xs[j][e], m, acc(dots, r, j));
         }
@@ -382,7 +252,20 @@ gpu::GPUFuncOp qwha::cuda::buildRowKernel(gpu::GPUModuleOp module, Location loc,
   Value x = entry->getArgument(0);
   Value h = spec.takesTransform() ? entry->getArgument(1) : Value();
   Value y = entry->getArguments().back();
-  RowKernelBuilder(b, spec).build(x, h, y);
+  if (spec.hasRowPath() && spec.hasTensorCorePath()) {
+    // The branch is uniform: every block of the launch takes the same one.
+    KernelEmitter e(b);
+    Value batch = memref::DimOp::create(b, x, 0);
+    Value large = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, batch,
+                                        e.index(spec.mmaMinBatch));
+    e.ifElse(
+        large, [&] { emitTensorCoreRowKernel(b, spec, x, h, y); },
+        [&] { RowKernelBuilder(b, spec).build(x, h, y); });
+  } else if (spec.hasTensorCorePath()) {
+    emitTensorCoreRowKernel(b, spec, x, h, y);
+  } else {
+    RowKernelBuilder(b, spec).build(x, h, y);
+  }
   gpu::ReturnOp::create(b);
   return function;
 }
@@ -405,7 +288,7 @@ gpu::GPUFuncOp qwha::cuda::buildFWHTKernel(gpu::GPUModuleOp module, Location loc
 
   Block *entry = &function.getBody().front();
   ImplicitLocOpBuilder b(loc, entry, entry->end());
-  Emitter e(b);
+  KernelEmitter e(b);
   Value x = entry->getArgument(0), y = entry->getArgument(1);
   Value thread = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);

@@ -21,6 +21,17 @@
 // row are spread over the lanes the same way and added into the same sums;
 // a butterfly of warp shuffles reduces them and lane 0 writes the outputs.
 //
+// Tensor-core path of the row kernel (batches of mmaMinBatch rows or more,
+// TensorCoreKernel.cpp): a block of `warps` warps owns 32 * warps output
+// rows and mmaBatchTile input rows. It walks the packed columns 32 at a
+// time: thread t dequantizes output row t's chunk into a shared tile (one
+// or two 128-bit loads per plane, TF32-rounded), the block loads the
+// inputs' chunk into another, and each warp multiplies its 32 rows with
+// mma.sync m16n8k8 (TF32 operands, f32 accumulators held in registers
+// across chunks). The adapter F is densified the same way, chunk by chunk
+// from its CSR rows, and multiplied with the transform's chunk into the
+// same accumulators.
+//
 // FWHT kernel (qwha.fwht, and the transform of qwha.qlinear_wha): one block
 // per row, the row in dynamic shared memory. H_m (m > 1) is applied while
 // loading, reading the table from a global; for m = 1 the first five
@@ -34,6 +45,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <optional>
 
@@ -44,6 +56,8 @@ namespace qwha::cuda {
 struct RowKernelWeight {
   unsigned bits = 4;
   int64_t numSteps = 0;
+  /// Packed columns per row: numSteps whole steps.
+  int64_t packedCols = 0;
   int64_t groupStride = 0;
   /// Plane globals ([N, words] i32), scale and offset globals ([N, G] f32,
   /// null for floats) and the column map ([packed columns] i32, or null).
@@ -59,6 +73,12 @@ struct RowKernelAdapter {
   bool readsInput = false;
 };
 
+/// Columns of the tensor-core path's shared-memory tiles, and their row
+/// stride in floats: the padding spreads the fragment loads and the
+/// 128-bit stores of consecutive rows over all 32 banks.
+constexpr int64_t kTensorCoreChunk = 32;
+constexpr int64_t kTensorCoreTileStride = kTensorCoreChunk + 4;
+
 struct RowKernelSpec {
   int64_t outputs = 0; ///< N
   int64_t inputs = 0;  ///< K
@@ -67,20 +87,60 @@ struct RowKernelSpec {
   int64_t warps = 4;
   int64_t rowsPerWarp = 2;
   int64_t batchTile = 4;
+  /// Batches of at least this many input rows take the tensor-core path
+  /// (0: never); smaller ones the warp-per-rows path.
+  int64_t mmaMinBatch = 0;
+  /// Input rows per block on the tensor-core path: a multiple of 8.
+  int64_t mmaBatchTile = 32;
+  /// The number of input rows when the input's shape fixes it: the kernel
+  /// then holds the one path that batch takes, with no branch.
+  std::optional<int64_t> staticBatch;
 
   int64_t getBlockSize() const { return 32 * warps; }
   int64_t getRowsPerBlock() const { return warps * rowsPerWarp; }
   /// Whether the kernel takes the transformed input as a second argument.
   bool takesTransform() const { return adapter && !adapter->readsInput; }
+
+  bool hasRowPath() const {
+    return mmaMinBatch == 0 || !staticBatch || *staticBatch < mmaMinBatch;
+  }
+  bool hasTensorCorePath() const {
+    return mmaMinBatch > 0 && (!staticBatch || *staticBatch >= mmaMinBatch);
+  }
+  /// Output rows per block on the tensor-core path: one per thread, 32 per
+  /// warp.
+  int64_t getTensorCoreRowsPerBlock() const { return 32 * warps; }
+  /// Whether the tensor-core path adds the adapter chunk by chunk with the
+  /// weight: packed column k is input column k, so both walk the same
+  /// chunks.
+  bool fusesAdapter() const { return weight && adapter && !weight->columnOf; }
+  /// Dynamic shared memory of the tensor-core path: the weight (or adapter)
+  /// tile, the input tile and, when fused, the transform's.
+  int64_t getTensorCoreSharedMemoryBytes() const {
+    int64_t rows = getTensorCoreRowsPerBlock() +
+                   mmaBatchTile * (fusesAdapter() ? 2 : 1);
+    return rows * kTensorCoreTileStride * 4;
+  }
 };
 
 /// Creates `gpu.func @name(x: memref<?xKxf32>, [h: memref<?xKxf32>,]
-/// y: memref<?xNxf32>) kernel` at the end of `module`. Launch it on a grid
-/// of ceil(N / getRowsPerBlock()) x max(1, ceil(M / batchTile)) blocks of
-/// getBlockSize() threads.
+/// y: memref<?xNxf32>) kernel` at the end of `module`. For a batch of M
+/// input rows, launch it with getBlockSize() threads per block on
+///   row path:         ceil(N / getRowsPerBlock()) x max(1, ceil(M /
+///                     batchTile)) blocks, no dynamic shared memory;
+///   tensor-core path: ceil(N / getTensorCoreRowsPerBlock()) x max(1,
+///                     ceil(M / mmaBatchTile)) blocks and
+///                     getTensorCoreSharedMemoryBytes().
+/// A kernel with both paths takes the tensor-core one when M >= mmaMinBatch.
 mlir::gpu::GPUFuncOp buildRowKernel(mlir::gpu::GPUModuleOp module,
                                     mlir::Location loc, llvm::StringRef name,
                                     const RowKernelSpec &spec);
+
+/// Emits the tensor-core path of the row kernel `spec` at `b`
+/// (TensorCoreKernel.cpp).
+void emitTensorCoreRowKernel(mlir::ImplicitLocOpBuilder &b,
+                             const RowKernelSpec &spec, mlir::Value x,
+                             mlir::Value h, mlir::Value y);
 
 struct FWHTKernelSpec {
   int64_t powerOfTwo = 1;

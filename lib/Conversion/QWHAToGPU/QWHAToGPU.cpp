@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
+#include "qwha/Conversion/QWHAToGPU/TensorCoreFragments.h"
 #include "../ConversionUtils.h"
 #include "GpuKernels.h"
 #include "qwha/Dialect/QWHA/QWHAOps.h"
@@ -26,7 +27,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -77,7 +80,8 @@ private:
   FailureOr<cuda::RowKernelAdapter>
   createAdapterGlobals(Operation *op, StringRef prefix, Value rowOffsets,
                        Value cols, Value values, int64_t inputs);
-  int64_t chooseBatchTile(Value input) const;
+  /// Sets the tiling and paths of `spec` for a kernel reading `input`.
+  void configureRowKernel(cuda::RowKernelSpec &spec, Value input) const;
 
   /// Launches `kernel` on the rows of `input` (and of `transform`, when the
   /// kernel takes one) and returns its output shaped as `resultType`.
@@ -104,11 +108,17 @@ LogicalResult ConvertQWHAToGPUPass::checkOptions() {
   for (auto [value, name, low, high] :
        {std::tuple{int64_t(warps), "warps", 1, 32},
         {int64_t(rowsPerWarp), "rows-per-warp", 1, 8},
-        {int64_t(batchTile), "batch-tile", 1, 16}})
+        {int64_t(batchTile), "batch-tile", 1, 16},
+        {int64_t(mmaMinBatch), "mma-min-batch", 0, INT32_MAX},
+        {int64_t(mmaBatchTile), "mma-batch-tile", 8, 64}})
     if (value < low || value > high)
       return getOperation().emitError("convert-qwha-to-gpu: ")
              << name << " must be in [" << low << ", " << high << "], got "
              << value;
+  if (mmaBatchTile % cuda::kMmaN != 0)
+    return getOperation().emitError("convert-qwha-to-gpu: mma-batch-tile "
+                                    "must be a multiple of ")
+           << cuda::kMmaN << ", got " << int64_t(mmaBatchTile);
   return success();
 }
 
@@ -148,6 +158,7 @@ cuda::RowKernelWeight ConvertQWHAToGPUPass::createWeightGlobals(
   cuda::RowKernelWeight weight;
   weight.bits = packed.bits;
   weight.numSteps = packed.getNumSteps();
+  weight.packedCols = packed.packedCols;
   weight.groupStride = packed.groupStride;
   for (unsigned p = 0; p < packed.getNumPlanes(); ++p)
     weight.planes.push_back(createGlobal(
@@ -184,6 +195,17 @@ FailureOr<cuda::RowKernelAdapter> ConvertQWHAToGPUPass::createAdapterGlobals(
     if (!std::isfinite(value))
       return op->emitOpError("has a non-finite adapter value (")
              << value << ")";
+  // The tensor-core path walks each row's entries in column order.
+  for (size_t row = 0; row + 1 < rowOffsets->size(); ++row) {
+    std::vector<std::pair<int64_t, float>> entries;
+    for (int64_t p = (*rowOffsets)[row]; p < (*rowOffsets)[row + 1]; ++p)
+      entries.emplace_back((*cols)[p], (*values)[p]);
+    llvm::sort(entries);
+    for (auto [i, entry] : llvm::enumerate(entries)) {
+      (*cols)[(*rowOffsets)[row] + i] = entry.first;
+      (*values)[(*rowOffsets)[row] + i] = entry.second;
+    }
+  }
   Builder b(&getContext());
   auto asInt32 = [](const std::vector<int64_t> &wide) {
     return std::vector<int32_t>(wide.begin(), wide.end());
@@ -209,15 +231,23 @@ FailureOr<cuda::RowKernelAdapter> ConvertQWHAToGPUPass::createAdapterGlobals(
   return adapter;
 }
 
-int64_t ConvertQWHAToGPUPass::chooseBatchTile(Value input) const {
+void ConvertQWHAToGPUPass::configureRowKernel(cuda::RowKernelSpec &spec,
+                                              Value input) const {
+  spec.warps = warps;
+  spec.rowsPerWarp = rowsPerWarp;
+  spec.mmaMinBatch = mmaMinBatch;
+  spec.mmaBatchTile = mmaBatchTile;
   auto type = cast<RankedTensorType>(input.getType());
   int64_t rows = 1;
   for (int64_t i = 0; i + 1 < type.getRank(); ++i) {
-    if (type.isDynamicDim(i))
-      return std::min<int64_t>(batchTile, 4);
+    if (type.isDynamicDim(i)) {
+      spec.batchTile = std::min<int64_t>(batchTile, 4);
+      return;
+    }
     rows *= type.getDimSize(i);
   }
-  return std::clamp<int64_t>(rows, 1, batchTile);
+  spec.staticBatch = rows;
+  spec.batchTile = std::clamp<int64_t>(rows, 1, batchTile);
 }
 
 Value ConvertQWHAToGPUPass::launchRowKernel(OpBuilder &b, Location loc,
@@ -243,14 +273,37 @@ Value ConvertQWHAToGPUPass::launchRowKernel(OpBuilder &b, Location loc,
   auto constant = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
+  // The launch of the path the kernel takes for `count` rows (GpuKernels.h).
+  Value tensorCores;
+  if (spec.hasRowPath() && spec.hasTensorCorePath())
+    tensorCores = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                        count, constant(spec.mmaMinBatch));
+  auto pick = [&](int64_t rowPath, int64_t tensorCorePath) -> Value {
+    if (!spec.hasTensorCorePath())
+      return constant(rowPath);
+    if (!spec.hasRowPath())
+      return constant(tensorCorePath);
+    return arith::SelectOp::create(b, loc, tensorCores,
+                                   constant(tensorCorePath),
+                                   constant(rowPath));
+  };
   Value one = constant(1);
-  Value gridX = constant(llvm::divideCeil(spec.outputs, spec.getRowsPerBlock()));
+  Value gridX = pick(
+      llvm::divideCeil(spec.outputs, spec.getRowsPerBlock()),
+      llvm::divideCeil(spec.outputs, spec.getTensorCoreRowsPerBlock()));
   Value gridY = arith::MaxUIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, count, constant(spec.batchTile)),
+      b, loc,
+      arith::CeilDivUIOp::create(b, loc, count,
+                                 pick(spec.batchTile, spec.mmaBatchTile)),
       one);
+  Value sharedBytes;
+  if (spec.hasTensorCorePath())
+    sharedBytes = arith::IndexCastOp::create(
+        b, loc, b.getI32Type(),
+        pick(0, spec.getTensorCoreSharedMemoryBytes()));
   gpu::LaunchFuncOp::create(b, loc, kernel, {gridX, gridY, one},
                             {constant(spec.getBlockSize()), one, one},
-                            /*dynamicSharedMemorySize=*/Value(), args);
+                            sharedBytes, args);
   Value result = bufferization::ToTensorOp::create(
       b, loc, RankedTensorType::get({dynamic, spec.outputs}, f32), output,
       /*restrict=*/true, /*writable=*/true);
@@ -328,9 +381,7 @@ LogicalResult ConvertQWHAToGPUPass::lowerQuantized(
   spec.inputs = packed.cols;
   spec.weight = createWeightGlobals(op->getLoc(), symbol, packed);
   spec.adapter = adapter;
-  spec.warps = warps;
-  spec.rowsPerWarp = rowsPerWarp;
-  spec.batchTile = chooseBatchTile(input);
+  configureRowKernel(spec, input);
 
   OpBuilder b(op);
   Value transformed;
@@ -454,9 +505,7 @@ LogicalResult ConvertQWHAToGPUPass::lowerSparseLinear(SparseLinearOp op) {
   spec.outputs = op.getResult().getType().getShape().back();
   spec.inputs = inputs;
   spec.adapter = *adapter;
-  spec.warps = warps;
-  spec.rowsPerWarp = rowsPerWarp;
-  spec.batchTile = chooseBatchTile(op.getInput());
+  configureRowKernel(spec, op.getInput());
   gpu::GPUFuncOp kernel =
       cuda::buildRowKernel(kernels, op.getLoc(), "sparse_" + prefix, spec);
   kernelSymbols->insert(kernel);

@@ -2,10 +2,16 @@
 // RUN: not qwha-opt %s -convert-qwha-to-gpu="warps=0" 2>&1 | FileCheck %s --check-prefix=WARPS
 // RUN: not qwha-opt %s -convert-qwha-to-gpu="rows-per-warp=9" 2>&1 | FileCheck %s --check-prefix=ROWS
 // RUN: not qwha-opt %s -convert-qwha-to-gpu="batch-tile=17" 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: not qwha-opt %s -convert-qwha-to-gpu="mma-batch-tile=12" 2>&1 | FileCheck %s --check-prefix=MMATILE
+// RUN: not qwha-opt %s -convert-qwha-to-gpu="mma-batch-tile=72" 2>&1 | FileCheck %s --check-prefix=MMARANGE
+// RUN: not qwha-opt %s -convert-qwha-to-gpu="mma-min-batch=-1" 2>&1 | FileCheck %s --check-prefix=MMAMIN
 
 // WARPS: error: convert-qwha-to-gpu: warps must be in [1, 32], got 0
 // ROWS: error: convert-qwha-to-gpu: rows-per-warp must be in [1, 8], got 9
 // TILE: error: convert-qwha-to-gpu: batch-tile must be in [1, 16], got 17
+// MMATILE: error: convert-qwha-to-gpu: mma-batch-tile must be a multiple of 8, got 12
+// MMARANGE: error: convert-qwha-to-gpu: mma-batch-tile must be in [8, 64], got 72
+// MMAMIN: error: convert-qwha-to-gpu: mma-min-batch must be in [0, 2147483647], got -1
 
 // There is no generic GPU path: weights must be constants to be packed.
 func.func @codes_argument(%x: tensor<2x8xf32>, %codes: tensor<3x8xi4>) -> tensor<2x3xf32> {
