@@ -10,7 +10,8 @@ every case, test/Integration/GPU/Inputs/*.mlir by default (each a module
 with one public function @forward of one f32 tensor), for both targets:
 OUT_DIR/<case>.cpu.so and OUT_DIR/<case>.cuda.so with their headers. It
 runs the CPU library on a deterministic random input of @forward's input
-shape (dynamic dimensions get --dynamic-size) and saves the input and the
+shape (dynamic dimensions get --dynamic-size, or the size a case names in
+a `// gpu-check: dynamic-size=N` line) and saves the input and the
 outputs as .npy files, copies libqwha_cuda_runtime.so and the Python driver
 (python-bindings/qwha/runtime.py) into OUT_DIR, and describes it all in
 OUT_DIR/manifest.json. --cpu-only skips the CUDA compilation (to try this
@@ -23,7 +24,9 @@ default cases) to carry it to the GPU machine.
 library through qwha.runtime's CompiledModel (loaded by file path: the
 native part of the qwha package is not needed) on the saved input moved to
 the GPU, compares with the CPU outputs (|gpu - cpu| <= atol + rtol |cpu|,
-rtol 1e-4 and atol 1e-4 max|cpu|), prints a table and exits non-zero on any
+rtol 1e-4 and atol 1e-4 max|cpu|, or what a case's `// gpu-check:
+tolerance=T` line says: rtol T / 3 and atol T max|cpu|, for the TF32
+tensor-core kernels), prints a table and exits non-zero on any
 mismatch or error. --time adds the median GPU time of a call. --sanitize
 runs the same check again under compute-sanitizer's memcheck, then its
 racecheck (from PATH or /usr/local/cuda/bin), and fails when either reports
@@ -35,6 +38,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -64,7 +68,22 @@ def load_runtime(out_dir=None):
     return module
 
 
-def compare(got, expected):
+def read_directives(source):
+    """The `key=value` settings of a case's `// gpu-check:` lines."""
+    settings = {}
+    for line in source.read_text().splitlines():
+        match = re.match(r"\s*//\s*gpu-check:(.*)", line)
+        if not match:
+            continue
+        for item in match.group(1).split():
+            key, _, value = item.partition("=")
+            if key not in ("dynamic-size", "tolerance") or not value:
+                raise ValueError(f"{source.name}: unknown gpu-check setting '{item}'")
+            settings[key] = int(value) if key == "dynamic-size" else float(value)
+    return settings
+
+
+def compare(got, expected, atol_relative=ATOL_RELATIVE, rtol=RTOL):
     """(passed, max abs error, max abs error relative to max |expected|); a
     NaN anywhere fails."""
     got = np.asarray(got, dtype=np.float64)
@@ -75,7 +94,7 @@ def compare(got, expected):
         return True, 0.0, 0.0
     scale = float(np.abs(expected).max())
     error = np.abs(got - expected)
-    passed = bool(np.all(error <= ATOL_RELATIVE * scale + RTOL * np.abs(expected)))
+    passed = bool(np.all(error <= atol_relative * scale + rtol * np.abs(expected)))
     max_error = float(error.max())
     return passed, max_error, max_error / scale if scale else max_error
 
@@ -109,12 +128,17 @@ def build_case(source, out_dir, args, runtime):
             raise RuntimeError(f"qwha-compile --target={target} failed:\n{proc.stderr.strip()}")
         case[target] = library
     case.setdefault("cuda", None)
+    directives = read_directives(source)
+    tolerance = directives.get("tolerance")
+    case["atol_relative"] = tolerance if tolerance else ATOL_RELATIVE
+    case["rtol"] = tolerance / 3 if tolerance else RTOL
 
     model = runtime.CompiledModel(out_dir / case["cpu"])
     if "forward" not in model.entry_points:
         raise ValueError(f"{source.name} has no public @forward "
                          f"(it has {', '.join(sorted(model.entry_points))})")
-    shape = input_shape(model.entry_points["forward"], args.dynamic_size)
+    shape = input_shape(model.entry_points["forward"],
+                        directives.get("dynamic-size", args.dynamic_size))
     # Seeded by the case's name: the same input on every build.
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     x = rng.standard_normal(shape).astype(np.float32)
@@ -211,7 +235,8 @@ def run_case(case, out_dir, args, runtime, torch):
             return "MISMATCH", float("inf"), float("inf"), None, \
                 f"output {i} is {type(y).__name__}, not a CUDA tensor"
         y = y.cpu().numpy()
-        passed, max_abs, max_rel = compare(y, expected)
+        passed, max_abs, max_rel = compare(
+            y, expected, case.get("atol_relative", ATOL_RELATIVE), case.get("rtol", RTOL))
         if y.shape != expected.shape:
             notes.append(f"output {i} shape {y.shape}, expected {expected.shape}")
         if not passed:
@@ -275,7 +300,8 @@ def print_table(rows, device):
     table = [header] + [(n, s, number(a), number(r), number(ms), note.splitlines()[0]
                          if note else "") for n, s, a, r, ms, note in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    print(f"{device}; tolerance rtol {RTOL:g}, atol {ATOL_RELATIVE:g} x max|cpu output|")
+    print(f"{device}; tolerance rtol {RTOL:g}, atol {ATOL_RELATIVE:g} x max|cpu output| "
+          "unless a case sets its own (TF32 tensor-core cases)")
     for row in table:
         print(("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1]).rstrip())
     for name, status, _, _, _, note in rows:
