@@ -13,17 +13,6 @@
 
 using namespace qwha::quant;
 
-/// Input columns of each group, in increasing order.
-static std::vector<std::vector<int32_t>>
-collectGroupColumns(const QuantizedWeightView &weight) {
-  std::vector<std::vector<int32_t>> columns(weight.numGroups());
-  for (int64_t k = 0; k < weight.cols; ++k) {
-    int64_t g = weight.gIdx.empty() ? k / weight.groupSize : weight.gIdx[k];
-    columns[g].push_back(int32_t(k));
-  }
-  return columns;
-}
-
 llvm::Expected<CpuPackedWeight>
 qwha::quant::packForCpu(const QuantizedWeightView &weight,
                         const CpuKernelLayout &layout) {
@@ -97,17 +86,8 @@ qwha::quant::packForCpu(const QuantizedWeightView &weight,
       }
     }
 
-  // A non-finite scale or zero point would turn every output of its row
-  // into NaN at run time; say which one at compile time instead.
-  for (int64_t i = 0; i < weight.rows * packed.numGroups; ++i)
-    for (auto [values, what] :
-         {std::pair{weight.scales, "scale"}, {weight.zeros, "zero point"}})
-      if (!std::isfinite(values[i]))
-        return llvm::createStringError(
-            std::string(what) + " of row " +
-            std::to_string(i / packed.numGroups) + ", group " +
-            std::to_string(i % packed.numGroups) + " is not finite (" +
-            std::to_string(values[i]) + ")");
+  if (llvm::Error err = checkFiniteGroupParameters(weight))
+    return std::move(err);
 
   // m(q) = 1 + q / 2^bits, so (q - zero) s = m(q) 2^bits s - (zero + 2^bits) s.
   const float range = float(1u << layout.bits);

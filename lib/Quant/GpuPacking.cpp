@@ -46,28 +46,16 @@ llvm::Expected<GpuPackedWeight>
 qwha::quant::packForGpu(const QuantizedWeightView &weight) {
   if (llvm::Error err = validate(weight))
     return std::move(err);
-  // A non-finite scale or zero point would turn every output of its row
-  // into NaN at run time; say which one at compile time instead.
+  if (llvm::Error err = checkFiniteGroupParameters(weight))
+    return std::move(err);
   const int64_t groups = weight.numGroups();
-  for (int64_t i = 0; i < weight.rows * groups; ++i)
-    for (auto [values, what] :
-         {std::pair{weight.scales, "scale"}, {weight.zeros, "zero point"}})
-      if (!std::isfinite(values[i]))
-        return llvm::createStringError(
-            std::string(what) + " of row " + std::to_string(i / groups) +
-            ", group " + std::to_string(i % groups) + " is not finite (" +
-            std::to_string(values[i]) + ")");
 
   GpuPackedWeight packed;
   packed.bits = weight.bits;
   packed.rows = weight.rows;
   packed.cols = weight.cols;
 
-  std::vector<std::vector<int32_t>> groupColumns(groups);
-  for (int64_t k = 0; k < weight.cols; ++k) {
-    int64_t g = weight.gIdx.empty() ? k / weight.groupSize : weight.gIdx[k];
-    groupColumns[g].push_back(int32_t(k));
-  }
+  std::vector<std::vector<int32_t>> groupColumns = collectGroupColumns(weight);
   size_t largest = 0;
   for (const auto &columns : groupColumns)
     largest = std::max(largest, columns.size());

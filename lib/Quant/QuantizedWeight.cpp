@@ -6,6 +6,7 @@
 
 #include "qwha/Quant/QuantizedWeight.h"
 
+#include <cmath>
 #include <string>
 
 using namespace qwha::quant;
@@ -69,4 +70,28 @@ llvm::Error qwha::quant::dequantize(const QuantizedWeightView &weight,
           (code - weight.zeros[n * groups + g]) * weight.scales[n * groups + g];
     }
   return llvm::Error::success();
+}
+
+llvm::Error
+qwha::quant::checkFiniteGroupParameters(const QuantizedWeightView &weight) {
+  const int64_t groups = weight.numGroups();
+  for (int64_t i = 0; i < weight.rows * groups; ++i)
+    for (auto [values, what] :
+         {std::pair{weight.scales, "scale"}, {weight.zeros, "zero point"}})
+      if (!std::isfinite(values[i]))
+        return llvm::createStringError(
+            std::string(what) + " of row " + std::to_string(i / groups) +
+            ", group " + std::to_string(i % groups) + " is not finite (" +
+            std::to_string(values[i]) + ")");
+  return llvm::Error::success();
+}
+
+std::vector<std::vector<int32_t>>
+qwha::quant::collectGroupColumns(const QuantizedWeightView &weight) {
+  std::vector<std::vector<int32_t>> columns(weight.numGroups());
+  for (int64_t k = 0; k < weight.cols; ++k) {
+    int64_t g = weight.gIdx.empty() ? k / weight.groupSize : weight.gIdx[k];
+    columns[g].push_back(int32_t(k));
+  }
+  return columns;
 }

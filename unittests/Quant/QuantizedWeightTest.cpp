@@ -8,6 +8,8 @@
 
 #include "gtest/gtest.h"
 
+#include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -121,6 +123,33 @@ TEST(QuantizedWeight, ValidationNamesTheProblem) {
     EXPECT_NE(message.find(c.message), std::string::npos)
         << "got: " << message << "\nwanted: " << c.message;
   }
+}
+
+TEST(QuantizedWeight, GroupColumnsFollowTheGroupIndex) {
+  std::vector<uint8_t> codes(2 * 6, 0);
+  std::vector<float> one(2 * 3, 1.0f);
+  QuantizedWeightView contiguous{2, 6, 2, 4, codes, one, one, {}};
+  EXPECT_EQ(collectGroupColumns(contiguous),
+            (std::vector<std::vector<int32_t>>{{0, 1}, {2, 3}, {4, 5}}));
+  // Act-order: each group's columns in increasing order, wherever they are.
+  std::vector<int32_t> gIdx = {2, 0, 1, 0, 2, 1};
+  QuantizedWeightView actOrder{2, 6, 2, 4, codes, one, one, gIdx};
+  EXPECT_EQ(collectGroupColumns(actOrder),
+            (std::vector<std::vector<int32_t>>{{1, 3}, {2, 5}, {0, 4}}));
+}
+
+TEST(QuantizedWeight, FiniteCheckNamesTheFirstBadParameter) {
+  std::vector<uint8_t> codes(2 * 4, 0);
+  std::vector<float> scales = {1.0f, 1.0f, 1.0f, 1.0f};
+  std::vector<float> zeros = {8.0f, 8.0f, 8.0f, 8.0f};
+  QuantizedWeightView w{2, 4, 2, 4, codes, scales, zeros, {}};
+  EXPECT_EQ(errorOf(checkFiniteGroupParameters(w)), "");
+  zeros[3] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(errorOf(checkFiniteGroupParameters(w)),
+            "zero point of row 1, group 1 is not finite (inf)");
+  scales[2] = std::nanf("");
+  EXPECT_EQ(errorOf(checkFiniteGroupParameters(w)),
+            "scale of row 1, group 0 is not finite (nan)");
 }
 
 } // namespace

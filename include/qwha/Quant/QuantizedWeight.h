@@ -18,6 +18,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <vector>
+
 #include <cstdint>
 
 namespace qwha::quant {
@@ -41,6 +43,16 @@ struct QuantizedWeightView {
 /// Checks sizes, group size, code range and the group index; the message
 /// names the first thing that is wrong.
 llvm::Error validate(const QuantizedWeightView &weight);
+
+/// The error naming the first non-finite scale or zero point of `weight`
+/// (which would turn every output of its row into NaN), or success. The
+/// kernel packers check this at compile time.
+llvm::Error checkFiniteGroupParameters(const QuantizedWeightView &weight);
+
+/// The input columns of each group, in increasing order: contiguous runs of
+/// groupSize, or as the g_idx of an act-order weight scatters them.
+std::vector<std::vector<int32_t>>
+collectGroupColumns(const QuantizedWeightView &weight);
 
 /// Writes the float weight (rows * cols values, row-major) into `out`.
 /// Validates first and returns the same errors as validate().
