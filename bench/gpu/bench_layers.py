@@ -20,6 +20,12 @@ copy bandwidth, and with the fast-hadamard-transform package if it
 imports. Prints a table and writes bench.json next to the libraries.
 Targets (issue 7): bandwidth >= 80% of copy at batch 1, >= 3x torch fp16
 at batch 1, faster at 16, adapter overhead <= 10%.
+
+With the default options batches 1-16 run the warp-per-rows kernels and
+batch 64 the TF32 tensor-core ones (mma-min-batch 17 on sm_80 and newer).
+To time batch 16 on the tensor cores too, compile a second set with
+`--cuda-pipeline-options="format=bin mma-min-batch=16"` into another
+directory and run this on it.
 """
 
 import argparse
