@@ -154,24 +154,18 @@ def main(directory):
         "adapter (16 entries a row) on the normalized transform",
         lambda r: qlinear(r, "fc", [4, 512], 48, 512, 4, 64, adapter=16))
 
-    def linear(r):
-        w = r.normal(0, 0.2, size=(12, 70)).astype(np.float32)
-        x, out = shape([4, 70], "f32"), shape([4, 12], "f32")
-        body = const("w", w, shape([12, 70], "f32"))
-        body += (f'  %y = qwha.linear "fc" %x, %w : {x}, '
-                 f"{shape([12, 70], 'f32')} -> {out}\n")
-        return x, out, body
-    add("linear-f32-b4", 8, "float layer, 70 columns (padded)", linear)
-
-    def linear_b20(r):
-        w = r.normal(0, 0.2, size=(12, 70)).astype(np.float32)
-        x, out = shape([20, 70], "f32"), shape([20, 12], "f32")
-        body = const("w", w, shape([12, 70], "f32"))
-        body += (f'  %y = qwha.linear "fc" %x, %w : {x}, '
-                 f"{shape([12, 70], 'f32')} -> {out}\n")
-        return x, out, body
+    def linear(batch):
+        def build(r):
+            w = r.normal(0, 0.2, size=(12, 70)).astype(np.float32)
+            x, out = shape([batch, 70], "f32"), shape([batch, 12], "f32")
+            body = const("w", w, shape([12, 70], "f32"))
+            body += (f'  %y = qwha.linear "fc" %x, %w : {x}, '
+                     f"{shape([12, 70], 'f32')} -> {out}\n")
+            return x, out, body
+        return build
+    add("linear-f32-b4", 8, "float layer, 70 columns (padded)", linear(4))
     add("mma-linear-f32-b20", 20, "float layer, 70 columns: a partial last "
-        "chunk of 8 (tensor cores)", linear_b20, TF32)
+        "chunk of 8 (tensor cores)", linear(20), TF32)
 
     def sparse_case(batch, k, duplicates):
         def build(r):
@@ -196,21 +190,7 @@ def main(directory):
         "chunk), unsorted and duplicate entries (tensor cores)",
         sparse_case(20, 100, True), TF32)
 
-    def sparse(r):
-        n, k, per = 33, 96, 5
-        cols = np.concatenate(
-            [np.sort(r.choice(k, per, replace=False)) for _ in range(n)])
-        rows = np.arange(0, per * n + 1, per)
-        vals = r.normal(0, 0.5, size=per * n).astype(np.float32)
-        x, out = shape([3, k], "f32"), shape([3, n], "f32")
-        body = const("rows", rows, shape([n + 1], "i32"))
-        body += const("cols", cols, shape([per * n], "i32"))
-        body += const("vals", vals, shape([per * n], "f32"))
-        body += (f"  %y = qwha.sparse_linear %x, %rows, %cols, %vals : {x}, "
-                 f"{shape([n + 1], 'i32')}, {shape([per * n], 'i32')}, "
-                 f"{shape([per * n], 'f32')} -> {out}\n")
-        return x, out, body
-    add("sparse-b3", 9, "sparse adapter alone", sparse)
+    add("sparse-b3", 9, "sparse adapter alone", sparse_case(3, 96, False))
 
     def fwht(d, rows, normalized):
         def build(r):
