@@ -110,11 +110,8 @@ qwha::quant::packFloatForCpu(int64_t rows, int64_t cols,
     return llvm::createStringError("lanes must be a power of two in [1, 64], "
                                    "got " +
                                    std::to_string(lanes));
-  if (rows <= 0 || cols <= 0 || int64_t(weight.size()) != rows * cols)
-    return llvm::createStringError(
-        "a " + std::to_string(rows) + "x" + std::to_string(cols) +
-        " weight needs " + std::to_string(rows * cols) + " values, got " +
-        std::to_string(weight.size()));
+  if (llvm::Error err = validateFloatWeight(rows, cols, weight))
+    return std::move(err);
   CpuPackedWeight packed;
   packed.layout = CpuKernelLayout{32, lanes};
   packed.rows = rows;
@@ -127,10 +124,6 @@ qwha::quant::packFloatForCpu(int64_t rows, int64_t cols,
   for (int64_t n = 0; n < rows; ++n)
     for (int64_t k = 0; k < cols; ++k) {
       float value = weight[n * cols + k];
-      if (!std::isfinite(value))
-        return llvm::createStringError(
-            "the weight has a non-finite value at [" + std::to_string(n) +
-            ", " + std::to_string(k) + "]");
       uint32_t bits;
       std::memcpy(&bits, &value, sizeof(bits));
       packed.codes[(n / lanes * cols + k) * lanes + n % lanes] = bits;

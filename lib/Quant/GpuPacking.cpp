@@ -103,11 +103,8 @@ qwha::quant::packForGpu(const QuantizedWeightView &weight) {
 llvm::Expected<GpuPackedWeight>
 qwha::quant::packFloatForGpu(int64_t rows, int64_t cols,
                              llvm::ArrayRef<float> weight) {
-  if (rows <= 0 || cols <= 0 || int64_t(weight.size()) != rows * cols)
-    return llvm::createStringError(
-        "a " + std::to_string(rows) + "x" + std::to_string(cols) +
-        " weight needs " + std::to_string(rows * cols) + " values, got " +
-        std::to_string(weight.size()));
+  if (llvm::Error err = validateFloatWeight(rows, cols, weight))
+    return std::move(err);
   GpuPackedWeight packed;
   packed.bits = 32;
   packed.rows = rows;
@@ -121,10 +118,6 @@ qwha::quant::packFloatForGpu(int64_t rows, int64_t cols,
   for (int64_t n = 0; n < rows; ++n)
     for (int64_t k = 0; k < cols; ++k) {
       float value = weight[n * cols + k];
-      if (!std::isfinite(value))
-        return llvm::createStringError(
-            "the weight has a non-finite value at [" + std::to_string(n) +
-            ", " + std::to_string(k) + "]");
       std::memcpy(&packed.planes[0][n * words + k], &value, sizeof(value));
     }
   return packed;

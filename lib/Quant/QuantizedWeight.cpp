@@ -95,3 +95,18 @@ qwha::quant::collectGroupColumns(const QuantizedWeightView &weight) {
   }
   return columns;
 }
+
+llvm::Error qwha::quant::validateFloatWeight(int64_t rows, int64_t cols,
+                                             llvm::ArrayRef<float> weight) {
+  if (rows <= 0 || cols <= 0 || int64_t(weight.size()) != rows * cols)
+    return llvm::createStringError(
+        "a " + std::to_string(rows) + "x" + std::to_string(cols) +
+        " weight needs " + std::to_string(rows * cols) + " values, got " +
+        std::to_string(weight.size()));
+  for (int64_t i = 0; i < rows * cols; ++i)
+    if (!std::isfinite(weight[i]))
+      return llvm::createStringError(
+          "the weight has a non-finite value at [" + std::to_string(i / cols) +
+          ", " + std::to_string(i % cols) + "]");
+  return llvm::Error::success();
+}

@@ -306,9 +306,7 @@ llvm::Error qwha::exportGptqLayers(
                                   llvm::Twine(config.bits) + " and " +
                                   llvm::Twine(config.groupSize) +
                                   ": a GPTQ checkpoint has one config");
-    quant::QuantizedWeightView view{q->rows,  q->cols,  q->groupSize,
-                                    q->bits,  q->codes, q->scales,
-                                    q->zeros, q->gIdx};
+    quant::QuantizedWeightView view = q->view();
     if (llvm::Error err = quant::validate(view))
       return layerError(name, llvm::toString(std::move(err)));
 

@@ -24,6 +24,8 @@
 #ifndef QWHA_QUANT_GRID_H
 #define QWHA_QUANT_GRID_H
 
+#include "qwha/Quant/QuantizedWeight.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
@@ -90,6 +92,11 @@ struct QuantizedMatrix {
   }
   /// The float matrix the codes stand for, rows x cols.
   std::vector<float> dequantize() const;
+  /// A view of this matrix, as the packers and validate() take.
+  QuantizedWeightView view() const {
+    return QuantizedWeightView{rows, cols, groupSize, bits,
+                               codes, scales, zeros, gIdx};
+  }
 };
 
 /// Round-to-nearest with the grid options: the baseline GPTQ improves on.

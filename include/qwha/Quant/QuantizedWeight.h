@@ -18,9 +18,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
-#include <vector>
-
 #include <cstdint>
+#include <vector>
 
 namespace qwha::quant {
 
@@ -48,6 +47,12 @@ llvm::Error validate(const QuantizedWeightView &weight);
 /// (which would turn every output of its row into NaN), or success. The
 /// kernel packers check this at compile time.
 llvm::Error checkFiniteGroupParameters(const QuantizedWeightView &weight);
+
+/// Checks a float weight of `rows` x `cols` (row-major), as the kernel
+/// packers take for float layers: a positive shape, as many values, all
+/// finite. The message names the size or the first non-finite element.
+llvm::Error validateFloatWeight(int64_t rows, int64_t cols,
+                                llvm::ArrayRef<float> weight);
 
 /// The input columns of each group, in increasing order: contiguous runs of
 /// groupSize, or as the g_idx of an act-order weight scatters them.

@@ -199,15 +199,7 @@ LogicalResult ConvertQWHAToCPUPass::lowerQLinear(QLinearOp op,
   FailureOr<quant::QuantizedMatrix> matrix = readQuantizedWeight(op);
   if (failed(matrix))
     return failure();
-  quant::QuantizedWeightView view;
-  view.rows = matrix->rows;
-  view.cols = matrix->cols;
-  view.groupSize = matrix->groupSize;
-  view.bits = matrix->bits;
-  view.codes = matrix->codes;
-  view.scales = matrix->scales;
-  view.zeros = matrix->zeros;
-  view.gIdx = matrix->gIdx;
+  quant::QuantizedWeightView view = matrix->view();
   llvm::Expected<quant::CpuPackedWeight> packed =
       quant::packForCpu(view, quant::CpuKernelLayout{view.bits, vectorWidth});
   if (!packed)

@@ -408,20 +408,6 @@ LogicalResult ConvertQWHAToGPUPass::lowerQuantized(
   return success();
 }
 
-/// The view of a quantized layer's matrix the packer takes.
-static quant::QuantizedWeightView viewOf(const quant::QuantizedMatrix &m) {
-  quant::QuantizedWeightView view;
-  view.rows = m.rows;
-  view.cols = m.cols;
-  view.groupSize = m.groupSize;
-  view.bits = m.bits;
-  view.codes = m.codes;
-  view.scales = m.scales;
-  view.zeros = m.zeros;
-  view.gIdx = m.gIdx;
-  return view;
-}
-
 /// The constants of a quantized layer packed for the GPU, or an error
 /// naming the layer.
 template <typename OpTy>
@@ -430,7 +416,7 @@ static FailureOr<quant::GpuPackedWeight> packLayerForGpu(OpTy op) {
   if (failed(matrix))
     return failure();
   llvm::Expected<quant::GpuPackedWeight> packed =
-      quant::packForGpu(viewOf(*matrix));
+      quant::packForGpu(matrix->view());
   if (!packed)
     return op.emitOpError("cannot pack the weight of layer '")
            << op.getName()
