@@ -145,22 +145,23 @@ void TensorCoreKernelBuilder::loadInputTile(Value tile, Value source,
   if (!columnOf && columns % 4 == 0) {
     // 128-bit loads and stores, eight per input row.
     auto vectorType = VectorType::get({4}, f32);
-    Value zeros = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0f)));
+    // A partial last chunk reads its last full vector again, unused.
+    const bool partial = columns % chunk != 0;
     loop(thread, index(batchTile * chunk / 4), stride, {},
          [&](Value i, ValueRange) {
            Value j = div(i, chunk / 4), q = mul(rem(i, chunk / 4), 4);
            Value row = min(add(firstInput, j), lastInput);
            Value column = add(firstColumn, q);
-           // A partial last chunk reads its last full vector again, unused.
-           const bool partial = columns % chunk != 0;
            Value safe = partial ? min(column, index(columns - 4)) : column;
            Value values = roundToTF32(vector::LoadOp::create(
                b, vectorType, source, ValueRange{row, safe},
                /*nontemporal=*/false, llvm::MaybeAlign(16)));
            if (partial)
              values = arith::SelectOp::create(
-                 b, less(column, index(columns)), values, zeros);
+                 b, less(column, index(columns)), values,
+                 arith::ConstantOp::create(
+                     b, DenseElementsAttr::get(vectorType,
+                                               b.getF32FloatAttr(0.0f))));
            vector::StoreOp::create(b, values, tile, ValueRange{j, q},
                                    /*nontemporal=*/false,
                                    llvm::MaybeAlign(16));
