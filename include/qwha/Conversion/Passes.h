@@ -11,6 +11,7 @@
 #include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
 #include "qwha/Conversion/QWHAToLinalg/QWHAToLinalg.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -206,7 +206,8 @@ def PlaceBuffersOnGPU : Pass<"qwha-place-buffers-on-gpu", "mlir::ModuleOp"> {
   let summary = "Allocate the host functions' buffers in device memory";
   let description = [{
     Runs after bufferization of a module whose compute ops are all GPU
-    launches (`convert-qwha-to-gpu`): the host functions' arguments and
+    launches (`convert-qwha-to-gpu`, `qwha-launch-loops-on-gpu`; the body
+    of a `gpu.launch` is left alone): the host functions' arguments and
     results are device memory, so every `memref.alloc` becomes a
     `gpu.alloc`, every `memref.dealloc` a `gpu.dealloc` and every
     `memref.copy` a `gpu.memcpy`. A buffer allocated here that is not
@@ -220,6 +221,40 @@ def PlaceBuffersOnGPU : Pass<"qwha-place-buffers-on-gpu", "mlir::ModuleOp"> {
     the op, not a crash at run time.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
+def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
+  let summary = "Run the parallel loops of host functions as GPU kernels";
+  let description = [{
+    Runs after bufferization and `convert-linalg-to-parallel-loops` in the
+    CUDA pipeline, so that whole models run on the GPU and not only their
+    qwha layers: the generic lowering of attention, norms, activations,
+    embeddings and residual adds leaves `scf.parallel` loops on buffers in
+    the host functions, whose buffers are device memory. Each outermost
+    loop becomes one `gpu.launch`: its dimensions are collapsed into one
+    (the last fastest, so that neighbouring threads touch neighbouring
+    elements), tiled by `block-size`, the tiles mapped to blocks and the
+    iterations to threads; nested parallel loops and the reduction loops
+    inside run sequentially in each thread. A host `scf.for` that reaches
+    memory (a linalg op without parallel dimensions) runs in one thread.
+    The constant globals a kernel reads are referenced inside it, so that
+    outlining copies them into the kernel's module, in device memory.
+
+    These kernels are correct, not tuned: one thread per output element,
+    each reduction sequential. The qwha layers keep their own kernels
+    (`convert-qwha-to-gpu`). A parallel loop with reductions (results) is
+    an error naming the loop.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block (a multiple of 32, at most 1024)">,
+  ];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect",
+    "mlir::scf::SCFDialect",
+    "mlir::arith::ArithDialect",
+    "mlir::affine::AffineDialect",
+  ];
 }
 
 #endif // QWHA_CONVERSION_PASSES_TD

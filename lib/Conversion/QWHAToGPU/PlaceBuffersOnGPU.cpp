@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// After convert-qwha-to-gpu and bufferization, a host function only
-// allocates, reshapes and frees buffers and launches kernels on them. Its
+// After convert-qwha-to-gpu, bufferization and qwha-launch-loops-on-gpu, a
+// host function only allocates, reshapes and frees buffers and launches
+// kernels on them. Its
 // callers pass device memory, so the buffers it allocates must be device
 // memory too; and nothing on the host may touch their contents.
 //
@@ -111,7 +112,12 @@ void PlaceBuffersOnGPUPass::runOnOperation() {
       continue;
     }
     SmallVector<Operation *> ops;
-    function.getBody().walk([&](Operation *op) { ops.push_back(op); });
+    // A kernel's body runs on the device: only the launch itself is checked.
+    function.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) {
+      ops.push_back(op);
+      return isa<gpu::LaunchOp>(op) ? WalkResult::skip()
+                                    : WalkResult::advance();
+    });
     Block *body = &function.getBody().front();
     for (Operation *op : ops) {
       rewriter.setInsertionPoint(op);
@@ -151,8 +157,9 @@ void PlaceBuffersOnGPUPass::runOnOperation() {
       } else if (!isHostSafe(op)) {
         op->emitOpError("would read or write device memory on the host: "
                         "with --target=cuda every buffer lives on the GPU, "
-                        "and only qwha layers, transforms and adapters "
-                        "(convert-qwha-to-gpu) and reshapes run there so far");
+                        "and host code only allocates, copies, reshapes and "
+                        "launches kernels (run loops as kernels first: "
+                        "qwha-launch-loops-on-gpu)");
         failed = true;
       }
     }

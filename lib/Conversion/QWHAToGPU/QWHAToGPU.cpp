@@ -46,8 +46,6 @@ using namespace qwha;
 
 namespace {
 
-constexpr StringLiteral kKernelModuleName = "qwha_kernels";
-
 /// A symbol-safe spelling of a layer name ("model.layers.0.q_proj").
 std::string sanitize(StringRef name) {
   std::string result;
@@ -127,7 +125,7 @@ void ConvertQWHAToGPUPass::createKernelModule() {
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(module.getContext()));
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+  kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kGpuKernelModuleName);
   SymbolTable(module).insert(kernels);
   kernelSymbols = std::make_shared<SymbolTable>(kernels);
 }

@@ -82,3 +82,28 @@ func.func @alloc_in_region(%c: i1) {
   }
   return
 }
+
+// -----
+
+// A gpu.launch's body runs on the device: its loads and stores are not
+// host accesses; the buffer it writes is allocated on the device and freed
+// after it.
+
+// CHECK-LABEL: func.func @inline_kernel(
+// CHECK:         %[[B:.*]] = gpu.alloc () : memref<4xf32>
+// CHECK:         gpu.launch
+// CHECK:           memref.load
+// CHECK:           memref.store %{{.*}}, %[[B]]
+// CHECK:         gpu.dealloc %[[B]]
+func.func @inline_kernel(%x: memref<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %b = memref.alloc() : memref<4xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c4, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%tx] : memref<4xf32>
+    memref.store %v, %b[%tx] : memref<4xf32>
+    gpu.terminator
+  }
+  return
+}

@@ -13,8 +13,13 @@
 namespace qwha {
 
 #define GEN_PASS_DECL_CONVERTQWHATOGPU
+#define GEN_PASS_DECL_LAUNCHLOOPSONGPU
 #define GEN_PASS_DECL_PLACEBUFFERSONGPU
 #include "qwha/Conversion/Passes.h.inc"
+
+/// The gpu.module every kernel of a model goes to (convert-qwha-to-gpu's
+/// and qwha-launch-loops-on-gpu's), so that it is compiled in one go.
+inline constexpr llvm::StringLiteral kGpuKernelModuleName = "qwha_kernels";
 
 } // namespace qwha
 

@@ -1,0 +1,387 @@
+//===- LaunchLoopsOnGPU.cpp - Host parallel loops as GPU kernels ----------===//
+//
+// Part of the QWHA project, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The qwha layers of a model get their own kernels (convert-qwha-to-gpu);
+// everything else a model computes (attention, norms, activations,
+// embeddings, residual adds) reaches the CUDA pipeline as linalg, which
+// convert-linalg-to-parallel-loops turns into scf.parallel loops on device
+// buffers. This pass runs each outermost loop as one gpu.launch, the way
+// XLA's former MLIR GPU pipeline did: collapse to one dimension, tile by
+// the block size, map tiles to blocks and iterations to threads, then
+// upstream's parallel-loop-to-GPU conversion.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
+
+#include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/GPU/Utils/GPUUtils.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <numeric>
+
+namespace qwha {
+#define GEN_PASS_DEF_LAUNCHLOOPSONGPU
+#include "qwha/Conversion/Passes.h.inc"
+} // namespace qwha
+
+using namespace mlir;
+
+namespace {
+
+gpu::ParallelLoopDimMappingAttr mapTo(MLIRContext *context,
+                                      gpu::Processor processor) {
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, context);
+  return gpu::ParallelLoopDimMappingAttr::get(context, processor, identity,
+                                              identity);
+}
+
+LogicalResult mapAll(scf::ParallelOp loop, gpu::Processor processor) {
+  SmallVector<gpu::ParallelLoopDimMappingAttr> mapping(
+      loop.getNumLoops(), mapTo(loop.getContext(), processor));
+  return gpu::setMappingAttr(loop, mapping);
+}
+
+/// Whether a host op may be computed inside a kernel instead of passed to
+/// it: constants and index arithmetic (tile sizes, trip counts), a global's
+/// address (its contents then come from the kernel's module, in device
+/// memory) and views. sinkOperationsIntoLaunchOp sinks an op only when its
+/// operands are sunk too or passed to the kernel anyway.
+bool isSinkable(Operation *op) {
+  if (op->hasTrait<OpTrait::ConstantLike>() ||
+      isa<memref::GetGlobalOp, ViewLikeOpInterface>(op))
+    return true;
+  return isa<arith::ArithDialect>(op->getDialect()) && isPure(op) &&
+         llvm::all_of(op->getResultTypes(),
+                      [](Type type) { return type.isIndex(); });
+}
+
+/// Whether `buffer` is a constant's global or a view of one.
+bool isGlobalOrViewOfOne(Value buffer) {
+  while (Operation *op = buffer.getDefiningOp()) {
+    if (isa<memref::GetGlobalOp>(op))
+      return true;
+    auto view = dyn_cast<ViewLikeOpInterface>(op);
+    if (!view)
+      return false;
+    buffer = view.getViewSource();
+  }
+  return false;
+}
+
+/// Whether qwha-place-buffers-on-gpu can turn `copy` into a gpu.memcpy:
+/// both sides dense and in device memory the host can name.
+bool isMemcpy(memref::CopyOp copy) {
+  for (Value side : {copy.getSource(), copy.getTarget()})
+    if (!cast<MemRefType>(side.getType()).getLayout().isIdentity() ||
+        isGlobalOrViewOfOne(side))
+      return false;
+  return true;
+}
+
+/// Rewrites `copy` as a parallel loop of loads and stores, which then runs
+/// as a kernel like the rest.
+void expandCopy(RewriterBase &rewriter, memref::CopyOp copy) {
+  rewriter.setInsertionPoint(copy);
+  Location loc = copy.getLoc();
+  Value source = copy.getSource(), target = copy.getTarget();
+  int64_t rank = cast<MemRefType>(source.getType()).getRank();
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  SmallVector<Value> lower(std::max<int64_t>(rank, 1), zero);
+  SmallVector<Value> steps(lower.size(), one);
+  SmallVector<Value> upper = {one};
+  if (rank > 0) {
+    upper.clear();
+    for (int64_t d = 0; d < rank; ++d)
+      upper.push_back(rewriter.createOrFold<memref::DimOp>(loc, source, d));
+  }
+  scf::ParallelOp::create(
+      rewriter, loc, lower, upper, steps,
+      [&](OpBuilder &b, Location loc, ValueRange ivs) {
+        ValueRange indices = rank > 0 ? ivs : ValueRange();
+        Value value = memref::LoadOp::create(b, loc, source, indices);
+        memref::StoreOp::create(b, loc, value, target, indices);
+      });
+  rewriter.eraseOp(copy);
+}
+
+/// The kernel module of `module`: convert-qwha-to-gpu's, or a new one.
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module,
+                                         SymbolTable &symbols) {
+  if (auto kernels =
+          symbols.lookup<gpu::GPUModuleOp>(qwha::kGpuKernelModuleName))
+    return kernels;
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(module.getContext()));
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto kernels =
+      gpu::GPUModuleOp::create(b, module.getLoc(), qwha::kGpuKernelModuleName);
+  symbols.insert(kernels);
+  return kernels;
+}
+
+/// The iterations of `loop` when its bounds are constants.
+std::optional<int64_t> getStaticTripCount(scf::ParallelOp loop) {
+  int64_t trips = 1;
+  for (auto [lower, upper, step] : llvm::zip_equal(
+           loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    std::optional<int64_t> l = getConstantIntValue(lower);
+    std::optional<int64_t> u = getConstantIntValue(upper);
+    std::optional<int64_t> s = getConstantIntValue(step);
+    if (!l || !u || !s || *s <= 0)
+      return std::nullopt;
+    trips *= llvm::divideCeil(std::max<int64_t>(*u - *l, 0), *s);
+  }
+  return trips;
+}
+
+/// `sizes` as an attribute when all three are constants that fit.
+DenseI32ArrayAttr getConstantSizes(gpu::KernelDim3 sizes) {
+  SmallVector<int32_t, 3> values;
+  for (Value size : {sizes.x, sizes.y, sizes.z}) {
+    std::optional<int64_t> value = getConstantIntValue(size);
+    if (!value || *value <= 0 || *value > INT32_MAX)
+      return {};
+    values.push_back(*value);
+  }
+  return DenseI32ArrayAttr::get(sizes.x.getContext(), values);
+}
+
+/// Whether `loop` is not nested in another parallel loop or a kernel.
+bool isOutermost(scf::ParallelOp loop) {
+  return !loop->getParentOfType<scf::ParallelOp>() &&
+         !loop->getParentOfType<gpu::LaunchOp>();
+}
+
+struct LaunchLoopsOnGPUPass
+    : public qwha::impl::LaunchLoopsOnGPUBase<LaunchLoopsOnGPUPass> {
+  using Base::Base;
+  void runOnOperation() override;
+
+private:
+  LogicalResult runOnFunction(func::FuncOp function);
+  /// Moves every gpu.launch's body into a gpu.func of the kernel module,
+  /// with the globals it reads, and launches that instead.
+  LogicalResult outlineKernels(ModuleOp module);
+};
+
+} // namespace
+
+LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
+  IRRewriter rewriter(function.getContext());
+  Block &body = function.getBody().front();
+
+  SmallVector<memref::CopyOp> copies;
+  function.walk([&](memref::CopyOp copy) {
+    if (!copy->getParentOfType<gpu::LaunchOp>() && !isMemcpy(copy))
+      copies.push_back(copy);
+  });
+  for (memref::CopyOp copy : copies)
+    expandCopy(rewriter, copy);
+
+  // A linalg op without parallel dimensions (a reduction to a scalar)
+  // leaves a plain loop nest: one thread runs it.
+  for (auto loop : llvm::make_early_inc_range(body.getOps<scf::ForOp>())) {
+    if (loop.getNumResults() != 0) {
+      loop.emitOpError("yields values to the host, which cannot read the "
+                       "device buffers it computes them from");
+      return failure();
+    }
+    rewriter.setInsertionPoint(loop);
+    Value zero = arith::ConstantIndexOp::create(rewriter, loop.getLoc(), 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loop.getLoc(), 1);
+    auto single = scf::ParallelOp::create(rewriter, loop.getLoc(), zero, one,
+                                          one);
+    loop->moveBefore(single.getBody()->getTerminator());
+  }
+
+  // Post-order: nested loops before the loops around them.
+  SmallVector<scf::ParallelOp> outermost, nested;
+  bool hasReductions = false;
+  function.walk([&](scf::ParallelOp loop) {
+    if (loop->getParentOfType<gpu::LaunchOp>())
+      return;
+    if (loop.getNumReductions() != 0) {
+      loop.emitOpError("has reductions; only parallel loops without results "
+                       "run as GPU kernels (reduce in a sequential loop "
+                       "inside, as convert-linalg-to-parallel-loops does)");
+      hasReductions = true;
+    } else if (isOutermost(loop)) {
+      outermost.push_back(loop);
+    } else {
+      nested.push_back(loop);
+    }
+  });
+  if (hasReductions)
+    return failure();
+  // Each thread runs the loops nested in its iteration itself: upstream's
+  // conversion maps nested parallel loops only when perfectly nested.
+  for (scf::ParallelOp loop : nested)
+    if (failed(scf::parallelForToNestedFors(rewriter, loop)))
+      return loop.emitOpError("could not be turned into sequential loops");
+
+  for (scf::ParallelOp loop : outermost) {
+    // A short loop (a reduction's single thread, a norm's rows) gets the
+    // warps it needs, not a whole block.
+    int64_t threadsPerBlock = blockSize;
+    if (std::optional<int64_t> trips = getStaticTripCount(loop))
+      threadsPerBlock = std::min<int64_t>(
+          blockSize, std::max<int64_t>(llvm::alignTo(*trips, 32), 32));
+    if (loop.getNumLoops() > 1) {
+      // collapseParallelLoops replaces the loop by one it creates last in
+      // front of it.
+      Operation *next = loop->getNextNode();
+      std::vector<unsigned> dims(loop.getNumLoops());
+      std::iota(dims.begin(), dims.end(), 0u);
+      collapseParallelLoops(rewriter, loop, {dims});
+      loop = cast<scf::ParallelOp>(next->getPrevNode());
+    }
+    auto [blocks, threads] = scf::tileParallelLoop(loop, {threadsPerBlock},
+                                                   /*noMinMaxBounds=*/true);
+    if (failed(mapAll(blocks, gpu::Processor::BlockX)) ||
+        failed(mapAll(threads, gpu::Processor::ThreadX)))
+      return blocks.emitOpError("could not be mapped to GPU blocks and "
+                                "threads");
+  }
+  return success();
+}
+
+LogicalResult LaunchLoopsOnGPUPass::outlineKernels(ModuleOp module) {
+  SmallVector<gpu::LaunchOp> launches;
+  module.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  if (launches.empty())
+    return success();
+  // One module rather than upstream outlining's one per kernel: ptxas then
+  // runs once per model, not once per norm or activation.
+  SymbolTable hostSymbols(module);
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module, hostSymbols);
+  SymbolTable kernelSymbols(kernels);
+  // The kernel module's name of each host global copied into it.
+  DenseMap<StringAttr, StringAttr> copiedGlobals;
+  for (gpu::LaunchOp launch : launches) {
+    auto function = launch->getParentOfType<func::FuncOp>();
+    SmallVector<Value> operands;
+    gpu::GPUFuncOp kernel = outlineKernelFunc(
+        launch, (function.getName() + "_loop").str(), operands);
+    kernelSymbols.insert(kernel);
+    // Lets the NVVM lowering bound thread and block ids.
+    if (auto size = getConstantSizes(launch.getBlockSizeOperandValues()))
+      kernel.setKnownBlockSizeAttr(size);
+    if (auto size = getConstantSizes(launch.getGridSizeOperandValues()))
+      kernel.setKnownGridSizeAttr(size);
+    WalkResult copied = kernel.walk([&](memref::GetGlobalOp read) {
+      StringAttr hostName = read.getNameAttr().getAttr();
+      StringAttr &deviceName = copiedGlobals[hostName];
+      if (!deviceName) {
+        auto global = hostSymbols.lookup<memref::GlobalOp>(hostName);
+        if (!global) {
+          read.emitOpError("reads ")
+              << hostName << ", which is not a memref.global of the module";
+          return WalkResult::interrupt();
+        }
+        deviceName = kernelSymbols.insert(global.clone());
+      }
+      read.setNameAttr(FlatSymbolRefAttr::get(deviceName));
+      return WalkResult::advance();
+    });
+    if (copied.wasInterrupted())
+      return failure();
+    OpBuilder b(launch);
+    Value token = launch.getAsyncToken();
+    auto launchFunc = gpu::LaunchFuncOp::create(
+        b, launch.getLoc(), kernel, launch.getGridSizeOperandValues(),
+        launch.getBlockSizeOperandValues(),
+        launch.getDynamicSharedMemorySize(), operands,
+        token ? token.getType() : Type(), launch.getAsyncDependencies());
+    launch->replaceAllUsesWith(launchFunc);
+    launch.erase();
+  }
+  return success();
+}
+
+void LaunchLoopsOnGPUPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (blockSize < 32 || blockSize > 1024 || blockSize % 32 != 0) {
+    module.emitError("qwha-launch-loops-on-gpu: block-size must be a "
+                     "multiple of 32 between 32 and 1024, not ")
+        << int64_t(blockSize);
+    return signalPassFailure();
+  }
+  for (auto function : module.getOps<func::FuncOp>()) {
+    if (function.isExternal())
+      continue;
+    if (!function.getBody().hasOneBlock()) {
+      function.emitOpError("has more than one block; the GPU lowering "
+                           "launches the loops of straight-line host code "
+                           "only");
+      return signalPassFailure();
+    }
+    if (failed(runOnFunction(function)))
+      return signalPassFailure();
+  }
+
+  RewritePatternSet patterns(&getContext());
+  populateParallelLoopToGPUPatterns(patterns);
+  ConversionTarget target(getContext());
+  target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+  configureParallelLoopToGPULegality(target);
+  if (failed(applyPartialConversion(module, target, std::move(patterns))))
+    return signalPassFailure();
+  finalizeParallelLoopToGPUConversion(module);
+  WalkResult converted = module.walk([](scf::ParallelOp loop) {
+    if (loop->getParentOfType<gpu::LaunchOp>())
+      return WalkResult::advance();
+    loop.emitOpError("could not be converted to a GPU launch");
+    return WalkResult::interrupt();
+  });
+  if (converted.wasInterrupted())
+    return signalPassFailure();
+
+  // Folds the grid sizes to constants where the loops were static, for the
+  // kernels' known sizes; done before sinking, as folding hoists constants
+  // out of launch bodies.
+  RewritePatternSet canonicalization(&getContext());
+  for (Dialect *dialect : getContext().getLoadedDialects())
+    dialect->getCanonicalizationPatterns(canonicalization);
+  for (RegisteredOperationName op : getContext().getRegisteredOperations())
+    op.getCanonicalizationPatterns(canonicalization, &getContext());
+  FrozenRewritePatternSet frozen(std::move(canonicalization));
+  for (auto function : module.getOps<func::FuncOp>())
+    (void)applyPatternsGreedily(function, frozen);
+  // Kernels read constant tables (embeddings, norm weights, position ids)
+  // through the globals' symbols, which outlining copies into the kernel's
+  // module; a host address passed as an argument would not be readable.
+  WalkResult sunk = module.walk([](gpu::LaunchOp launch) {
+    return failed(sinkOperationsIntoLaunchOp(launch, isSinkable))
+               ? WalkResult::interrupt()
+               : WalkResult::advance();
+  });
+  if (sunk.wasInterrupted())
+    return signalPassFailure();
+  if (failed(outlineKernels(module)))
+    return signalPassFailure();
+  // The host's reads of what was sunk are now unused: erased, so that
+  // symbol-dce can drop the host's copies of the tables.
+  for (auto function : module.getOps<func::FuncOp>())
+    for (Block &block : function.getBody())
+      for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+        if (isOpTriviallyDead(&op))
+          op.erase();
+}

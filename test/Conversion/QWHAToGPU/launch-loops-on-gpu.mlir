@@ -1,0 +1,170 @@
+// RUN: qwha-opt %s -split-input-file -qwha-launch-loops-on-gpu -canonicalize -cse | FileCheck %s
+// RUN: qwha-opt %s -split-input-file -qwha-launch-loops-on-gpu="block-size=64" -canonicalize | FileCheck %s --check-prefix=BLOCK64
+
+// A 4x300 elementwise loop: collapsed to 1200 iterations (the last
+// dimension fastest), tiled by 256 threads into 5 blocks; constants and
+// index arithmetic are recomputed in the kernel, only the buffers passed.
+
+// CHECK-LABEL: func.func @elementwise(
+// CHECK-SAME:      %[[A:.*]]: memref<4x300xf32>, %[[B:.*]]: memref<4x300xf32>)
+// CHECK-DAG:     %[[C5:.*]] = arith.constant 5 : index
+// CHECK-DAG:     %[[C256:.*]] = arith.constant 256 : index
+// CHECK:         gpu.launch_func @qwha_kernels::@elementwise_loop blocks in (%[[C5]], %{{.*}}, %{{.*}}) threads in (%[[C256]], %{{.*}}, %{{.*}}) args(%[[A]] : memref<4x300xf32>, %[[B]] : memref<4x300xf32>)
+// CHECK-NEXT:    return
+// CHECK:       gpu.module @qwha_kernels
+// CHECK:         gpu.func @elementwise_loop(%[[KA:.*]]: memref<4x300xf32>, %[[KB:.*]]: memref<4x300xf32>) kernel attributes {known_block_size = array<i32: 256, 1, 1>, known_grid_size = array<i32: 5, 1, 1>}
+// CHECK-DAG:       %[[C300:.*]] = arith.constant 300 : index
+// CHECK-DAG:       %[[C1200:.*]] = arith.constant 1200 : index
+// CHECK-DAG:       %[[BLOCK:.*]] = gpu.block_id x
+// CHECK-DAG:       %[[THREAD:.*]] = gpu.thread_id x
+// CHECK:           %[[I:.*]] = arith.addi %[[THREAD]], %{{.*}} : index
+// CHECK:           %[[IN:.*]] = arith.cmpi ult, %[[I]], %[[C1200]]
+// CHECK:           scf.if %[[IN]] {
+// CHECK-DAG:         %[[COL:.*]] = arith.remsi %[[I]], %[[C300]]
+// CHECK-DAG:         %[[ROW:.*]] = arith.divsi %[[I]], %[[C300]]
+// CHECK:             %[[X:.*]] = memref.load %[[KA]][%[[ROW]], %[[COL]]]
+// CHECK:             %[[Y:.*]] = arith.addf %[[X]], %[[X]]
+// CHECK:             memref.store %[[Y]], %[[KB]][%[[ROW]], %[[COL]]]
+// CHECK:           gpu.return
+
+// BLOCK64-LABEL: func.func @elementwise(
+// BLOCK64:         gpu.launch_func @qwha_kernels::@elementwise_loop blocks in (%c19, %c1, %c1) threads in (%c64, %c1, %c1)
+func.func @elementwise(%a: memref<4x300xf32>, %b: memref<4x300xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c300 = arith.constant 300 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c300) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<4x300xf32>
+    %y = arith.addf %x, %x : f32
+    memref.store %y, %b[%i, %j] : memref<4x300xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A constant table, read directly and through a view: both reads move into
+// the kernel, and the global is copied into the existing kernel module,
+// renamed where that module already has the name. A norm-like row loop:
+// 8 rows take one warp, each reducing its row sequentially; the nested
+// parallel loop runs sequentially too.
+
+// CHECK:       gpu.module @qwha_kernels
+// CHECK:         memref.global "private" constant @table : memref<2xf32> = dense<[5.000000e+00, 6.000000e+00]>
+// CHECK:         gpu.func @existing() kernel
+// CHECK:         gpu.func @rows_loop(%[[KIN:.*]]: memref<8x16xf32>, %[[KOUT:.*]]: memref<8xf32>) kernel attributes {known_block_size = array<i32: 32, 1, 1>, known_grid_size = array<i32: 1, 1, 1>}
+// CHECK:           %[[ROW:.*]] = gpu.thread_id x
+// CHECK:           %[[T:.*]] = memref.get_global @[[COPY:table_[0-9]+]] : memref<8xf32>
+// CHECK:           %[[V:.*]] = memref.expand_shape %[[T]] {{\[}}[0, 1]] output_shape [2, 4]
+// CHECK:           scf.if
+// CHECK:             memref.load %[[T]][%[[ROW]]]
+// CHECK:             scf.for
+// CHECK:               memref.load %[[KIN]][%[[ROW]],
+// CHECK:               memref.load %[[V]][
+// CHECK:             scf.for
+// CHECK:               memref.store %{{.*}}, %[[KOUT]][%[[ROW]]]
+// CHECK:         memref.global "private" constant @[[COPY]] : memref<8xf32> = dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00]>
+// CHECK-LABEL: func.func @rows(
+// CHECK-SAME:      %[[IN:.*]]: memref<8x16xf32>, %[[OUT:.*]]: memref<8xf32>)
+// CHECK-NOT:     memref.get_global
+// CHECK:         gpu.launch_func @qwha_kernels::@rows_loop blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[IN]] : memref<8x16xf32>, %[[OUT]] : memref<8xf32>)
+// CHECK-NEXT:    return
+module attributes {gpu.container_module} {
+  gpu.module @qwha_kernels {
+    memref.global "private" constant @table : memref<2xf32> = dense<[5.0, 6.0]>
+    gpu.func @existing() kernel {
+      gpu.return
+    }
+  }
+  memref.global "private" constant @table : memref<8xf32> = dense<[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]>
+  func.func @rows(%in: memref<8x16xf32>, %out: memref<8xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %t = memref.get_global @table : memref<8xf32>
+    %v = memref.expand_shape %t [[0, 1]] output_shape [2, 4] : memref<8xf32> into memref<2x4xf32>
+    scf.parallel (%i) = (%c0) to (%c8) step (%c1) {
+      %bias = memref.load %t[%i] : memref<8xf32>
+      %sum = scf.for %k = %c0 to %c16 step %c1 iter_args(%acc = %bias) -> f32 {
+        %x = memref.load %in[%i, %k] : memref<8x16xf32>
+        %r = arith.remui %k, %c4 : index
+        %w = memref.load %v[%c1, %r] : memref<2x4xf32>
+        %p = arith.mulf %x, %w : f32
+        %s = arith.addf %acc, %p : f32
+        scf.yield %s : f32
+      }
+      scf.parallel (%j) = (%c0) to (%c2) step (%c1) {
+        memref.store %sum, %out[%i] : memref<8xf32>
+        scf.reduce
+      }
+      scf.reduce
+    }
+    return
+  }
+}
+
+// -----
+
+// A reduction to a scalar (no parallel dimension) runs in one thread; a
+// copy between strided views becomes a kernel, a dense one stays a copy
+// for qwha-place-buffers-on-gpu to turn into a device memcpy. A module
+// without qwha layers gets a kernel module of its own.
+
+// CHECK:       module attributes {gpu.container_module}
+// CHECK-LABEL: func.func @reduce_and_copy(
+// CHECK-SAME:      %[[IN:.*]]: memref<16xf32>, %[[SUM:.*]]: memref<f32>, %[[DST:.*]]: memref<4x4xf32>, %[[DENSE:.*]]: memref<16xf32>)
+// CHECK:         gpu.launch_func @qwha_kernels::@reduce_and_copy_loop blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[IN]] : memref<16xf32>, %[[SUM]] : memref<f32>)
+// CHECK:         %[[TO:.*]] = memref.subview %[[DST]][0, 1] [4, 2] [1, 1]
+// CHECK:         %[[FROM:.*]] = memref.subview
+// CHECK:         gpu.launch_func @qwha_kernels::@reduce_and_copy_loop_0 blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[FROM]] : memref<4x2xf32, strided<[4, 1]>>, %[[TO]] : memref<4x2xf32, strided<[4, 1], offset: 1>>)
+// CHECK:         memref.copy %[[IN]], %[[DENSE]] : memref<16xf32> to memref<16xf32>
+// CHECK:       gpu.module @qwha_kernels
+// CHECK:         gpu.func @reduce_and_copy_loop(%[[KIN:.*]]: memref<16xf32>, %[[KSUM:.*]]: memref<f32>) kernel
+// CHECK:           %[[FIRST:.*]] = arith.cmpi ult, %{{.*}}, %c1
+// CHECK:           scf.if %[[FIRST]] {
+// CHECK:             scf.for
+// CHECK:               memref.load %[[KIN]]
+// CHECK:               memref.store %{{.*}}, %[[KSUM]][]
+// CHECK:         gpu.func @reduce_and_copy_loop_0(%[[KFROM:.*]]: memref<4x2xf32, strided<[4, 1]>>, %[[KTO:.*]]: memref<4x2xf32, strided<[4, 1], offset: 1>>) kernel
+// CHECK:           %[[E:.*]] = memref.load %[[KFROM]]
+// CHECK:           memref.store %[[E]], %[[KTO]]
+func.func @reduce_and_copy(%in: memref<16xf32>, %out: memref<f32>, %dst: memref<4x4xf32>, %dense: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  scf.for %i = %c0 to %c16 step %c1 {
+    %x = memref.load %in[%i] : memref<16xf32>
+    %acc = memref.load %out[] : memref<f32>
+    %s = arith.addf %x, %acc : f32
+    memref.store %s, %out[] : memref<f32>
+  }
+  %to = memref.subview %dst[0, 1] [4, 2] [1, 1] : memref<4x4xf32> to memref<4x2xf32, strided<[4, 1], offset: 1>>
+  %src = memref.expand_shape %in [[0, 1]] output_shape [4, 4] : memref<16xf32> into memref<4x4xf32>
+  %from = memref.subview %src[0, 0] [4, 2] [1, 1] : memref<4x4xf32> to memref<4x2xf32, strided<[4, 1]>>
+  memref.copy %from, %to : memref<4x2xf32, strided<[4, 1]>> to memref<4x2xf32, strided<[4, 1], offset: 1>>
+  memref.copy %in, %dense : memref<16xf32> to memref<16xf32>
+  return
+}
+
+// -----
+
+// A copy out of a constant's global cannot be a memcpy from the host's
+// copy of it: it reads the kernel module's.
+
+// CHECK-LABEL: func.func @copy_constant(
+// CHECK-NOT:     memref.copy
+// CHECK:         gpu.launch_func @qwha_kernels::@copy_constant_loop
+// CHECK:       gpu.func @copy_constant_loop(
+// CHECK:         memref.get_global @bias
+// CHECK:       memref.global "private" constant @bias
+memref.global "private" constant @bias : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+func.func @copy_constant(%out: memref<4xf32>) {
+  %b = memref.get_global @bias : memref<4xf32>
+  memref.copy %b, %out : memref<4xf32> to memref<4xf32>
+  return
+}
