@@ -6,7 +6,8 @@
 //
 // From qwha layers on tensors to LLVM with embedded GPU kernels, the
 // pipeline behind `qwha-compile --target=cuda`. Everything a function
-// computes runs in kernels; the host side only allocates device buffers,
+// computes runs in kernels (the qwha layers' own, and simple ones for the
+// rest of the model); the host side only allocates device buffers,
 // launches and frees, all on one stream per call.
 //
 //===----------------------------------------------------------------------===//
@@ -18,6 +19,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -47,6 +49,15 @@ void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCanonicalizerPass());
+  // The rest of the model (attention, norms, activations, embeddings) runs
+  // in simple kernels of its own, in the kernel module, which also gets the
+  // constant tables they read: the host's copies are then unused.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  LaunchLoopsOnGPUOptions loops;
+  loops.blockSize = options.loopBlockSize;
+  pm.addPass(createLaunchLoopsOnGPU(loops));
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
   // Also frees what upstream's ownership-based deallocation would: it does
   // not know the memory effects of gpu.launch_func.
   pm.addPass(createPlaceBuffersOnGPU());
@@ -60,14 +71,16 @@ void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
   nvvm.features = options.features;
   nvvm.optLevel = options.optLevel;
   nvvm.format = options.format;
+  nvvm.cudaPath = options.cudaPath;
   buildLowerToNVVMPassPipeline(pm, nvvm);
 }
 
 void qwha::registerLowerToCUDAPipeline() {
   registerPassPipeline(
       "qwha-lower-to-cuda",
-      "Lower qwha layers on tensors to GPU kernels compiled through NVVM and "
-      "host code that launches them on device buffers",
+      "Lower a model on tensors to GPU kernels compiled through NVVM (the "
+      "qwha layers' own, simple ones for the rest) and host code that "
+      "launches them on device buffers",
       [](OpPassManager &pm, StringRef text,
          function_ref<LogicalResult(const Twine &)> emitError) {
         LowerToCUDAOptions options;

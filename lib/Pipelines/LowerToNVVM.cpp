@@ -4,28 +4,55 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// A thin layer over upstream's gpu-lower-to-nvvm-pipeline: QWHA's option
-// names and defaults, and checks of the options upstream passes through
-// unchecked to the NVPTX backend (where a bad chip is a warning and a bad
-// feature string a late failure).
+// Upstream's gpu-lower-to-nvvm-pipeline with QWHA's option names and
+// defaults, the CUDA toolkit found rather than left to environment
+// variables, and checks of the options upstream passes through unchecked
+// to the NVPTX backend (where a bad chip is a warning and a bad feature
+// string a late failure).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Pipelines/Pipelines.h"
 
-#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/OptimizeForNVVM.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Regex.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 
 /// The checks of both pipelines' target options.
 static LogicalResult
 verifyNVVMTarget(StringRef pipeline, StringRef chip, StringRef featureList,
-                 int optLevel,
+                 int optLevel, StringRef cudaPath,
                  llvm::function_ref<LogicalResult(const Twine &)> emitError) {
+  // Upstream reports a missing toolkit as an error but goes on for PTX.
+  if (!cudaPath.empty() && !llvm::sys::fs::is_directory(cudaPath))
+    return emitError(pipeline + ": cuda-path '" + cudaPath +
+                     "' is not a directory");
   if (!llvm::Regex("^sm_[1-9][0-9]+[af]?$").match(chip))
     return emitError(pipeline + ": chip '" + chip +
                      "' is not of the form sm_<N>[a|f] (e.g. sm_90, "
@@ -52,7 +79,8 @@ LogicalResult qwha::verifyLowerToNVVMOptions(
     const LowerToNVVMOptions &options,
     llvm::function_ref<LogicalResult(const Twine &)> emitError) {
   return verifyNVVMTarget("qwha-lower-to-nvvm", options.chip,
-                          options.features, options.optLevel, emitError);
+                          options.features, options.optLevel,
+                          options.cudaPath, emitError);
 }
 
 /// The compute capability of `chip` (sm_90a: 90), which verifyNVVMTarget
@@ -73,7 +101,8 @@ LogicalResult qwha::verifyLowerToCUDAOptions(
     const LowerToCUDAOptions &options,
     llvm::function_ref<LogicalResult(const Twine &)> emitError) {
   if (failed(verifyNVVMTarget("qwha-lower-to-cuda", options.chip,
-                              options.features, options.optLevel, emitError)))
+                              options.features, options.optLevel,
+                              options.cudaPath, emitError)))
     return failure();
   if (options.mmaMinBatch < LowerToCUDAOptions::kAutoMmaMinBatch)
     return emitError("qwha-lower-to-cuda: mma-min-batch must be -1 (chosen "
@@ -86,27 +115,85 @@ LogicalResult qwha::verifyLowerToCUDAOptions(
                      " asks for the tensor-core kernels, which need TF32 "
                      "mma.sync (sm_80 or newer); chip is " +
                      options.chip);
+  if (options.loopBlockSize < 32 || options.loopBlockSize > 1024 ||
+      options.loopBlockSize % 32 != 0)
+    return emitError("qwha-lower-to-cuda: loop-block-size must be a multiple "
+                     "of 32 between 32 and 1024, got " +
+                     Twine(options.loopBlockSize));
   return success();
+}
+
+std::string qwha::findCUDAToolkit(StringRef explicitPath) {
+  if (!explicitPath.empty())
+    return explicitPath.str();
+  // Upstream's getCUDAToolkitPath() order, then where ptxas is, then the
+  // usual install directory; Debian's MLIR records no toolkit of its own.
+  for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(variable); value && *value)
+      return value;
+  if (llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas")) {
+    SmallString<256> root(*ptxas);
+    llvm::sys::path::remove_filename(root); // bin/
+    llvm::sys::path::remove_filename(root);
+    if (llvm::sys::fs::exists(root + "/nvvm/libdevice"))
+      return root.str().str();
+  }
+  if (llvm::sys::fs::is_directory("/usr/local/cuda"))
+    return "/usr/local/cuda";
+  return "";
 }
 
 void qwha::buildLowerToNVVMPassPipeline(OpPassManager &pm,
                                         const LowerToNVVMOptions &options) {
-  gpu::GPUToNVVMPipelineOptions nvvm;
-  nvvm.cubinChip = options.chip;
-  nvvm.cubinFeatures = options.features;
-  nvvm.optLevel = options.optLevel;
+  // Upstream's gpu-lower-to-nvvm-pipeline (GPUToNVVMPipeline.cpp), step for
+  // step, except that gpu-module-to-binary is given the CUDA toolkit: it
+  // links libdevice (the kernels' exp, erf, rsqrt) from there, and upstream
+  // would only look at environment variables, leaving calls to __nv_expf
+  // unresolved when they are not set.
+  pm.addPass(createConvertNVGPUToNVVMPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  pm.addNestedPass<gpu::GPUModuleOp>(createStripDebugInfoPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
+  pm.addNestedPass<gpu::GPUModuleOp>(LLVM::createNVVMOptimizeForTargetPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+
+  pm.addPass(createGpuToLLVMConversionPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = findCUDAToolkit(options.cudaPath);
   switch (options.format) {
   case NVVMBinaryFormat::Isa:
-    nvvm.cubinFormat = "isa";
+    binary.compilationTarget = "isa";
     break;
   case NVVMBinaryFormat::Bin:
-    nvvm.cubinFormat = "bin";
+    binary.compilationTarget = "bin";
     break;
   case NVVMBinaryFormat::Fatbin:
-    nvvm.cubinFormat = "fatbin";
+    binary.compilationTarget = "fatbin";
     break;
   }
-  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void qwha::registerLowerToNVVMPipeline() {

@@ -100,12 +100,19 @@ struct LowerToNVVMOptions
       llvm::cl::values(
           clEnumValN(NVVMBinaryFormat::Isa, "isa",
                      "PTX text, JIT-compiled by the driver when loaded "
-                     "(mgpuModuleLoadJIT); needs no CUDA toolkit"),
+                     "(mgpuModuleLoadJIT); needs no CUDA toolkit, except "
+                     "for libdevice when kernels call math functions"),
           clEnumValN(NVVMBinaryFormat::Bin, "bin",
                      "a cubin for `chip` (ptxas)"),
           clEnumValN(NVVMBinaryFormat::Fatbin, "fatbin",
                      "a fatbin with the cubin and the PTX (ptxas and "
                      "fatbinary)"))};
+  PassOptions::Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("The CUDA toolkit, for ptxas, fatbinary and libdevice "
+                     "(default: $CUDA_ROOT, $CUDA_HOME, $CUDA_PATH, the "
+                     "directory above ptxas on PATH, /usr/local/cuda)"),
+      llvm::cl::init("")};
 };
 
 /// Checks the options of `qwha-lower-to-nvvm` that the option parser takes
@@ -115,12 +122,18 @@ mlir::LogicalResult verifyLowerToNVVMOptions(
     const LowerToNVVMOptions &options,
     llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);
 
+/// The CUDA toolkit the NVVM pipelines use: `explicitPath` when given, else
+/// $CUDA_ROOT, $CUDA_HOME, $CUDA_PATH, the directory above ptxas on PATH
+/// (when it has nvvm/libdevice), /usr/local/cuda; empty when none is found.
+std::string findCUDAToolkit(llvm::StringRef explicitPath = {});
+
 /// Lowers a module whose kernels are gpu.funcs in gpu.modules (or
 /// gpu.launch bodies, which are outlined), launched from func.funcs on the
 /// host, to the LLVM dialect with the kernels compiled through NVVM and
-/// embedded as a gpu.binary: upstream's gpu-lower-to-nvvm-pipeline
-/// (buildLowerToNVVMPassPipeline) with QWHA's defaults. The host code calls
-/// the mgpu* functions of libqwha_cuda_runtime.so.
+/// embedded as a gpu.binary: upstream's gpu-lower-to-nvvm-pipeline with
+/// QWHA's defaults, libdevice linked from the toolkit findCUDAToolkit
+/// finds. The host code calls the mgpu* functions of
+/// libqwha_cuda_runtime.so.
 void buildLowerToNVVMPassPipeline(mlir::OpPassManager &pm,
                                   const LowerToNVVMOptions &options);
 
@@ -152,6 +165,10 @@ struct LowerToCUDAOptions
           clEnumValN(NVVMBinaryFormat::Bin, "bin", "a cubin for `chip`"),
           clEnumValN(NVVMBinaryFormat::Fatbin, "fatbin",
                      "a fatbin with the cubin and the PTX"))};
+  PassOptions::Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("The CUDA toolkit, as for qwha-lower-to-nvvm"),
+      llvm::cl::init("")};
   PassOptions::Option<int64_t> warps{
       *this, "warps",
       llvm::cl::desc("Warps per block of the row kernels (1 to 32)"),
@@ -175,6 +192,12 @@ struct LowerToCUDAOptions
       llvm::cl::desc("Input rows per block of the tensor-core kernels (8 to "
                      "64, a multiple of 8)"),
       llvm::cl::init(32)};
+  PassOptions::Option<int64_t> loopBlockSize{
+      *this, "loop-block-size",
+      llvm::cl::desc("Threads per block of the kernels that run the rest of "
+                     "a model (attention, norms, activations; "
+                     "qwha-launch-loops-on-gpu)"),
+      llvm::cl::init(256)};
 
   /// mma-min-batch's default: chosen from the chip.
   static constexpr int64_t kAutoMmaMinBatch = -1;
@@ -192,10 +215,12 @@ mlir::LogicalResult verifyLowerToCUDAOptions(
     const LowerToCUDAOptions &options,
     llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);
 
-/// Lowers a module of qwha layers on tensors for NVIDIA GPUs: kernels and
-/// launches (convert-qwha-to-gpu), bufferization with deallocation, every
-/// host buffer in device memory (qwha-place-buffers-on-gpu), the launches of
-/// a call on one stream (gpu-async-region), then qwha-lower-to-nvvm. The
+/// Lowers a model on tensors for NVIDIA GPUs: kernels and launches for the
+/// qwha layers (convert-qwha-to-gpu), bufferization, the rest of the model
+/// (linalg: attention, norms, activations) as parallel-loop kernels
+/// (qwha-launch-loops-on-gpu), outlining, every host buffer in device
+/// memory with deallocation (qwha-place-buffers-on-gpu), the launches of a
+/// call on one stream (gpu-async-region), then qwha-lower-to-nvvm. The
 /// functions take and return device memory; the host code calls
 /// libqwha_cuda_runtime.so.
 void buildLowerToCUDAPassPipeline(mlir::OpPassManager &pm,
