@@ -7,11 +7,16 @@ machine that has torch and CUDA but neither MLIR nor a build of QWHA.
 
 `build` (needs the build: qwha-compile and libqwha_cuda_runtime.so) compiles
 every case, test/Integration/GPU/Inputs/*.mlir by default (each a module
-with one public function @forward of one f32 tensor), for both targets:
-OUT_DIR/<case>.cpu.so and OUT_DIR/<case>.cuda.so with their headers. It
-runs the CPU library on a deterministic random input of @forward's input
-shape (dynamic dimensions get --dynamic-size, or the size a case names in
-a `// gpu-check: dynamic-size=N` line) and saves the input and the
+with a public function @forward of tensors), and whole tiny models it
+generates (--models: a random BERT and a random Llama from
+test/Import/Inputs/make_model.py, imported and quantized to 4 bits, so that
+embeddings, norms, attention and activations run in the loop kernels),
+for both targets: OUT_DIR/<case>.cpu.so and OUT_DIR/<case>.cuda.so with
+their headers. It runs the CPU library on deterministic random inputs of
+@forward's argument shapes (dynamic dimensions get --dynamic-size, or the
+size a case names in a `// gpu-check: dynamic-size=N` line; floats are
+standard normal, integers uniform below the bounds of an `int-range=N,M`
+setting, one per integer argument, else 2) and saves the inputs and the
 outputs as .npy files, copies libqwha_cuda_runtime.so and the Python driver
 (python-bindings/qwha/runtime.py) into OUT_DIR, and describes it all in
 OUT_DIR/manifest.json. --cpu-only skips the CUDA compilation (to try this
@@ -77,9 +82,14 @@ def read_directives(source):
             continue
         for item in match.group(1).split():
             key, _, value = item.partition("=")
-            if key not in ("dynamic-size", "tolerance") or not value:
+            if key not in ("dynamic-size", "tolerance", "int-range") or not value:
                 raise ValueError(f"{source.name}: unknown gpu-check setting '{item}'")
-            settings[key] = int(value) if key == "dynamic-size" else float(value)
+            if key == "int-range":
+                settings[key] = [int(v) for v in value.split(",")]
+                if any(v < 1 for v in settings[key]):
+                    raise ValueError(f"{source.name}: int-range values must be positive: '{item}'")
+            else:
+                settings[key] = int(value) if key == "dynamic-size" else float(value)
     return settings
 
 
@@ -102,14 +112,66 @@ def compare(got, expected, atol_relative=ATOL_RELATIVE, rtol=RTOL):
 # --- build ---------------------------------------------------------------------
 
 
-def input_shape(entry, dynamic_size):
-    """The shape of @forward's one f32 tensor argument."""
-    if len(entry.args) != 1 or not entry.args[0].is_memref \
-            or entry.args[0].element != "f32":
-        raise ValueError(f"@forward must take one f32 tensor: {entry.signature}")
-    arg = entry.args[0]
-    shape = arg.shape if arg.shape is not None else (None,) * arg.rank
-    return tuple(dynamic_size if n is None else n for n in shape)
+def make_inputs(entry, directives, dynamic_size, rng):
+    """Seeded inputs for @forward's tensor arguments: standard normal floats,
+    integers uniform in [0, N) with N from the case's int-range (one per
+    integer argument, in order; 2 when not given), e.g. token ids below the
+    vocabulary size and a 0/1 attention mask."""
+    ranges = list(directives.get("int-range", []))
+    inputs = []
+    for arg in entry.args:
+        if not arg.is_memref:
+            raise ValueError(f"@forward takes a scalar ({arg!r}); cases take tensors only: "
+                             f"{entry.signature}")
+        shape = arg.shape if arg.shape is not None else (None,) * arg.rank
+        shape = tuple(dynamic_size if n is None else n for n in shape)
+        if arg.dtype.kind == "f":
+            inputs.append(rng.standard_normal(shape).astype(arg.dtype))
+        elif arg.dtype.kind in "iu":
+            high = ranges.pop(0) if ranges else 2
+            inputs.append(rng.integers(0, high, size=shape).astype(arg.dtype))
+        else:
+            raise ValueError(f"@forward argument {arg!r} is neither float nor integer")
+    if ranges:
+        raise ValueError(f"int-range names {len(directives['int-range'])} ranges, "
+                         f"@forward has fewer integer arguments: {entry.signature}")
+    return inputs
+
+
+MAKE_MODEL = ROOT / "test" / "Import" / "Inputs" / "make_model.py"
+MODEL_FAMILIES = ("bert", "llama")
+MODEL_TOLERANCE = 1e-3  # libdevice's exp/erf/rsqrt and other summation orders
+
+
+def generate_model_case(family, out_dir, args):
+    """A whole tiny model of `family` (test/Import/Inputs/make_model.py's
+    random BERT or Llama), imported at batch 1 and 8 tokens, its linear
+    layers quantized to 4 bits (RTN, groups of 8): a case exercising the
+    loop kernels (embeddings, norms, attention, activations) next to the
+    quantized ones. Returns the path of its module."""
+    model_dir = out_dir / "models" / family
+    shutil.rmtree(model_dir, ignore_errors=True)
+    tools = args.build_dir / "bin"
+    imported = model_dir / "model.mlir"
+    quantized = model_dir / "quantized.mlir"
+    for command in (
+            [sys.executable, os.fspath(MAKE_MODEL), os.fspath(model_dir), "--family", family],
+            [os.fspath(tools / "qwha-import"), os.fspath(model_dir), "-o", os.fspath(imported),
+             "--batch=1", "--seq-len=8", "--quiet"],
+            [os.fspath(tools / "qwha-opt"), os.fspath(imported), "-o", os.fspath(quantized),
+             "--pass-pipeline=builtin.module(qwha-raise-linear,qwha-rtn{bits=4 group-size=8})"]):
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{pathlib.Path(command[1] if command[0] == sys.executable else command[0]).name} "
+                               f"failed:\n{proc.stderr.strip()}")
+    with open(model_dir / "config.json") as f:
+        vocab = json.load(f)["vocab_size"]
+    # Token ids below the vocabulary size; BERT's attention mask 0 or 1.
+    ranges = f"{vocab},2" if family == "bert" else f"{vocab}"
+    source = out_dir / f"model-{family}-rtn4.mlir"
+    source.write_text(f"// gpu-check: int-range={ranges} tolerance={MODEL_TOLERANCE:g}\n"
+                      + quantized.read_text())
+    return source
 
 
 def build_case(source, out_dir, args, runtime):
@@ -137,16 +199,18 @@ def build_case(source, out_dir, args, runtime):
     if "forward" not in model.entry_points:
         raise ValueError(f"{source.name} has no public @forward "
                          f"(it has {', '.join(sorted(model.entry_points))})")
-    shape = input_shape(model.entry_points["forward"],
-                        directives.get("dynamic-size", args.dynamic_size))
-    # Seeded by the case's name: the same input on every build.
+    # Seeded by the case's name: the same inputs on every build.
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    x = rng.standard_normal(shape).astype(np.float32)
-    outputs = model.forward(x)
+    inputs = make_inputs(model.entry_points["forward"], directives,
+                         directives.get("dynamic-size", args.dynamic_size), rng)
+    outputs = model.forward(*inputs)
     outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
-    case["input"] = f"{name}.input.npy"
-    case["input_shape"] = list(shape)
-    np.save(out_dir / case["input"], x)
+    case["inputs"], case["input_shapes"] = [], []
+    for i, x in enumerate(inputs):
+        file = f"{name}.input.{i}.npy"
+        np.save(out_dir / file, x)
+        case["inputs"].append(file)
+        case["input_shapes"].append(list(x.shape))
     case["outputs"] = []
     for i, y in enumerate(outputs):
         if not isinstance(y, np.ndarray):
@@ -163,7 +227,14 @@ def command_build(args):
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = sorted(pathlib.Path(c).resolve() for c in args.case) if args.case \
         else sorted(args.cases_dir.resolve().glob("*.mlir"))
-    if not sources:
+    if args.case:
+        args.models = []
+    unknown = [f for f in args.models if f not in MODEL_FAMILIES]
+    if unknown:
+        print(f"error: unknown model families {unknown} (known: {', '.join(MODEL_FAMILIES)})",
+              file=sys.stderr)
+        return 2
+    if not sources and not args.models:
         print(f"error: no cases (*.mlir) in {args.cases_dir}", file=sys.stderr)
         return 1
     manifest = {"created_by": "scripts/gpu-check.py build", "cpu_only": args.cpu_only,
@@ -177,6 +248,13 @@ def command_build(args):
         print(f"error: {cuda_runtime} is not built (ninja qwha_cuda_runtime)", file=sys.stderr)
         return 1
     shutil.copy2(RUNTIME_PY, out_dir / "runtime.py")
+    for family in args.models:
+        try:
+            sources.append(generate_model_case(family, out_dir, args))
+        except Exception as e:  # reported like a case that fails to build
+            name = f"model-{family}-rtn4"
+            print(f"FAIL {name}: {e}", file=sys.stderr)
+            manifest["failed"].append({"name": name, "error": str(e)})
     for source in sources:
         try:
             case = build_case(source, out_dir, args, runtime)
@@ -185,8 +263,8 @@ def command_build(args):
             manifest["failed"].append({"name": source.stem, "error": str(e)})
             continue
         manifest["cases"].append(case)
-        print(f"ok   {source.stem}: input {tuple(case['input_shape'])}, "
-              f"{len(case['outputs'])} output(s)")
+        shapes = ", ".join(str(tuple(shape)) for shape in case["input_shapes"])
+        print(f"ok   {source.stem}: input {shapes}, {len(case['outputs'])} output(s)")
     with open(out_dir / MANIFEST, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -198,16 +276,16 @@ def command_build(args):
 # --- run -----------------------------------------------------------------------
 
 
-def time_call(torch, model, x, repeat):
+def time_call(torch, model, inputs, repeat):
     """Median milliseconds of a call on the current stream (CUDA events)."""
     for _ in range(3):
-        model.forward(x)
+        model.forward(*inputs)
     times = []
     for _ in range(repeat):
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         start.record()
-        model.forward(x)
+        model.forward(*inputs)
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end))
@@ -221,8 +299,8 @@ def run_case(case, out_dir, args, runtime, torch):
                                   if runtime_path.is_file() else None)
     if model.target != "cuda":
         raise RuntimeError(f"{case['cuda']}'s header does not say QWHA_TARGET_CUDA")
-    x = torch.from_numpy(np.load(out_dir / case["input"])).cuda()
-    got = model.forward(x)
+    inputs = [torch.from_numpy(np.load(out_dir / file)).cuda() for file in case["inputs"]]
+    got = model.forward(*inputs)
     got = list(got) if isinstance(got, tuple) else [got]
     if len(got) != len(case["outputs"]):
         return "MISMATCH", float("inf"), float("inf"), None, \
@@ -242,7 +320,7 @@ def run_case(case, out_dir, args, runtime, torch):
         if not passed:
             status = "MISMATCH"
         worst_abs, worst_rel = max(worst_abs, max_abs), max(worst_rel, max_rel)
-    ms = time_call(torch, model, x, args.repeat) if args.time else None
+    ms = time_call(torch, model, inputs, args.repeat) if args.time else None
     return status, worst_abs, worst_rel, ms, "; ".join(notes)
 
 
@@ -360,6 +438,11 @@ def main():
                        help="compile this .mlir file instead (repeatable)")
     build.add_argument("--cpu-only", action="store_true",
                        help="do not compile for CUDA (run then has nothing to check)")
+    build.add_argument("--models", default=",".join(MODEL_FAMILIES),
+                       type=lambda v: [] if v in ("", "none") else v.split(","),
+                       help="whole tiny models to generate and add as cases: "
+                       "comma-separated families of " + ", ".join(MODEL_FAMILIES)
+                       + " (default: all; 'none' for none; off with --case)")
     build.add_argument("--dynamic-size", type=int, default=4,
                        help="size of @forward's dynamic dimensions (default 4)")
     build.set_defaults(run=command_build)

@@ -1,7 +1,8 @@
 """scripts/gpu-check.py's build step, which runs where there is no GPU: the
 cases compile and run on the CPU, each case's `// gpu-check:` directives
-reach the manifest (the input size of a dynamic batch, the TF32 tolerance),
-and a bad directive fails the case by name."""
+reach the manifest (the input size of a dynamic batch, the TF32 tolerance,
+the bounds of integer inputs), a bad directive fails the case by name, and
+the generated whole-model cases take token ids below their vocabulary."""
 
 import json
 import os
@@ -31,8 +32,8 @@ def test_directives_reach_the_manifest(tmp_path):
         cases = {c["name"]: c for c in json.load(f)["cases"]}
     small, large = cases["q4-dynamic-b3"], cases["mma-q4-dynamic-b40"]
     # One layer, two batches: either side of the tensor-core threshold.
-    assert small["input_shape"] == [3, 256]
-    assert large["input_shape"] == [40, 256]
+    assert small["input_shapes"] == [[3, 256]]
+    assert large["input_shapes"] == [[40, 256]]
     assert small["atol_relative"] == 1e-4 and small["rtol"] == 1e-4
     assert large["atol_relative"] == 3e-3 and large["rtol"] == 1e-3
     y_small = np.load(tmp_path / small["outputs"][0])
@@ -50,3 +51,60 @@ def test_unknown_directive_fails_the_case(tmp_path):
     proc = build(tmp_path / "out", str(source))
     assert proc.returncode == 1
     assert "FAIL bad: bad.mlir: unknown gpu-check setting 'tolerence=1e-3'" in proc.stderr
+
+
+def test_integer_inputs_follow_int_range(tmp_path):
+    source = tmp_path / "gather.mlir"
+    source.write_text(
+        "// gpu-check: int-range=5,3\n"
+        "func.func @forward(%ids: tensor<64xi64>, %x: tensor<4xf32>, %k: tensor<64xi32>)"
+        " -> tensor<64xi64> {\n"
+        "  %e = tensor.empty() : tensor<64xi64>\n"
+        "  %y = linalg.add ins(%ids, %ids : tensor<64xi64>, tensor<64xi64>)"
+        " outs(%e : tensor<64xi64>) -> tensor<64xi64>\n"
+        "  return %y : tensor<64xi64>\n}\n")
+    proc = build(tmp_path / "out", str(source))
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "out" / "manifest.json") as f:
+        (case,) = json.load(f)["cases"]
+    ids, x, k = (np.load(tmp_path / "out" / file) for file in case["inputs"])
+    assert case["input_shapes"] == [[64], [4], [64]]
+    assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 5
+    assert len(np.unique(ids)) > 1
+    assert x.dtype == np.float32
+    assert k.dtype == np.int32 and k.min() >= 0 and k.max() < 3
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / case["outputs"][0]), 2 * ids)
+
+
+def test_too_many_int_ranges_fail_the_case(tmp_path):
+    source = tmp_path / "ranges.mlir"
+    source.write_text(
+        "// gpu-check: int-range=5,3\n"
+        "func.func @forward(%ids: tensor<4xi64>) -> tensor<4xi64> {\n"
+        "  return %ids : tensor<4xi64>\n}\n")
+    proc = build(tmp_path / "out", str(source))
+    assert proc.returncode == 1
+    assert "int-range names 2 ranges, @forward has fewer integer arguments" in proc.stderr
+
+
+def test_model_cases(tmp_path):
+    """--models generates a whole quantized BERT: two integer inputs (token
+    ids below the vocabulary, a 0/1 mask) and the model tolerance."""
+    empty = tmp_path / "no-cases"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, "build", str(tmp_path / "out"), "--cpu-only",
+         "--build-dir", BINARY_DIR, "--cases-dir", str(empty), "--models", "bert"],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "out" / "manifest.json") as f:
+        (case,) = json.load(f)["cases"]
+    assert case["name"] == "model-bert-rtn4"
+    assert case["input_shapes"] == [[1, 8], [1, 8]]
+    ids, mask = (np.load(tmp_path / "out" / file) for file in case["inputs"])
+    with open(tmp_path / "out" / "models" / "bert" / "config.json") as f:
+        vocab = json.load(f)["vocab_size"]
+    assert ids.max() < vocab and mask.max() <= 1
+    assert case["atol_relative"] == 1e-3
+    y = np.load(tmp_path / "out" / case["outputs"][0])
+    assert y.shape == (1, 8, 16) and np.all(np.isfinite(y))

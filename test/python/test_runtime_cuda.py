@@ -421,10 +421,11 @@ def test_gpu_artefacts():
             continue
         model = runtime.CompiledModel(os.path.join(directory, case["cuda"]))
         assert model.target == "cuda"
-        x = np.load(os.path.join(directory, case["input"]))
+        inputs = [torch.from_numpy(np.load(os.path.join(directory, file))).cuda()
+                  for file in case["inputs"]]
         stream = torch.cuda.Stream()
         with torch.cuda.stream(stream):
-            got = model.forward(torch.from_numpy(x).cuda())
+            got = model.forward(*inputs)
         stream.synchronize()
         got = list(got) if isinstance(got, tuple) else [got]
         assert len(got) == len(case["outputs"]), case["name"]
