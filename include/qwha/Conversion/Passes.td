@@ -235,8 +235,10 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
     (the last fastest, so that neighbouring threads touch neighbouring
     elements), tiled by `block-size`, the tiles mapped to blocks and the
     iterations to threads; nested parallel loops and the reduction loops
-    inside run sequentially in each thread. A host `scf.for` that reaches
-    memory (a linalg op without parallel dimensions) runs in one thread.
+    inside run sequentially in each thread, their accumulators carried in
+    registers (linalg's loops reduce through memory, a global round trip
+    per iteration on a GPU). A host `scf.for` that reaches memory (a
+    linalg op without parallel dimensions) runs in one thread.
     The constant globals a kernel reads are referenced inside it, so that
     outlining copies them into the kernel's module, in device memory.
 

@@ -164,6 +164,80 @@ DenseI32ArrayAttr getConstantSizes(gpu::KernelDim3 sizes) {
   return DenseI32ArrayAttr::get(sizes.x.getContext(), values);
 }
 
+/// The accumulator `loop` reduces into through memory, as linalg's loops do
+/// (`load %acc[%i]`, combine, `store %acc[%i]` each iteration): the loop's
+/// one store, at a location the loop does not change, after a load of the
+/// same location, with no other write or read of that buffer in the loop.
+/// Null when the loop is not of that form.
+std::pair<memref::LoadOp, memref::StoreOp>
+findMemoryAccumulator(scf::ForOp loop) {
+  memref::StoreOp store;
+  bool unknownEffects = false;
+  loop.getBody()->walk([&](Operation *op) {
+    if (auto candidate = dyn_cast<memref::StoreOp>(op)) {
+      unknownEffects |= bool(store) || op->getBlock() != loop.getBody();
+      store = candidate;
+    } else if (!isa<memref::LoadOp>(op) &&
+               !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() &&
+               !isMemoryEffectFree(op)) {
+      unknownEffects = true;
+    }
+  });
+  if (!store || unknownEffects ||
+      !llvm::all_of(store.getOperands().drop_front(), [&](Value v) {
+        return loop.isDefinedOutsideOfLoop(v);
+      }))
+    return {};
+  memref::LoadOp accumulator;
+  bool otherReads = false;
+  loop.getBody()->walk([&](memref::LoadOp load) {
+    if (load.getMemRef() != store.getMemRef())
+      return;
+    if (!accumulator && load->getBlock() == loop.getBody() &&
+        load.getIndices() == store.getIndices() &&
+        load->isBeforeInBlock(store))
+      accumulator = load;
+    else
+      otherReads = true;
+  });
+  if (!accumulator || otherReads)
+    return {};
+  return {accumulator, store};
+}
+
+/// Carries each accumulator of the loops under `root` in a register: loaded
+/// once before its loop, stored once after it. On a GPU the memory form
+/// puts a global-memory round trip on every iteration of a reduction.
+/// Inner loops first, so that a promoted inner loop's load and store make
+/// the accumulator of the loop around it.
+void promoteMemoryAccumulators(RewriterBase &rewriter, Operation *root) {
+  SmallVector<scf::ForOp> loops;
+  root->walk([&](scf::ForOp loop) { loops.push_back(loop); });
+  for (scf::ForOp loop : loops) {
+    auto [load, store] = findMemoryAccumulator(loop);
+    if (!load)
+      continue;
+    rewriter.setInsertionPoint(loop);
+    Value initial = memref::LoadOp::create(rewriter, load.getLoc(),
+                                           load.getMemRef(), load.getIndices());
+    FailureOr<LoopLikeOpInterface> promoted =
+        cast<LoopLikeOpInterface>(loop.getOperation())
+            .replaceWithAdditionalYields(
+                rewriter, initial, /*replaceInitOperandUsesInLoop=*/false,
+                [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+                  return SmallVector<Value>{store.getValueToStore()};
+                });
+    if (failed(promoted))
+      continue;
+    rewriter.replaceOp(load, promoted->getRegionIterArgs().back());
+    rewriter.setInsertionPointAfter(*promoted);
+    memref::StoreOp::create(rewriter, store.getLoc(),
+                            promoted->getLoopResults()->back(),
+                            store.getMemRef(), store.getIndices());
+    rewriter.eraseOp(store);
+  }
+}
+
 /// Whether `loop` is not nested in another parallel loop or a kernel.
 bool isOutermost(scf::ParallelOp loop) {
   return !loop->getParentOfType<scf::ParallelOp>() &&
@@ -365,6 +439,10 @@ void LaunchLoopsOnGPUPass::runOnOperation() {
   FrozenRewritePatternSet frozen(std::move(canonicalization));
   for (auto function : module.getOps<func::FuncOp>())
     (void)applyPatternsGreedily(function, frozen);
+  IRRewriter rewriter(&getContext());
+  module.walk([&](gpu::LaunchOp launch) {
+    promoteMemoryAccumulators(rewriter, launch);
+  });
   // Kernels read constant tables (embeddings, norm weights, position ids)
   // through the globals' symbols, which outlining copies into the kernel's
   // module; a host address passed as an argument would not be readable.

@@ -110,26 +110,31 @@ module attributes {gpu.container_module} {
 
 // -----
 
-// A reduction to a scalar (no parallel dimension) runs in one thread; a
-// copy between strided views becomes a kernel, a dense one stays a copy
-// for qwha-place-buffers-on-gpu to turn into a device memcpy. A module
-// without qwha layers gets a kernel module of its own.
+// A reduction to a scalar (no parallel dimension) runs in one thread, its
+// accumulator carried in a register (loaded once, stored once) rather than
+// through memory on every iteration; a copy between strided views becomes
+// a kernel, a dense one stays a copy for qwha-place-buffers-on-gpu to turn
+// into a device memcpy. A module without qwha layers gets a kernel module
+// of its own.
 
 // CHECK:       module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @reduce_and_copy(
 // CHECK-SAME:      %[[IN:.*]]: memref<16xf32>, %[[SUM:.*]]: memref<f32>, %[[DST:.*]]: memref<4x4xf32>, %[[DENSE:.*]]: memref<16xf32>)
-// CHECK:         gpu.launch_func @qwha_kernels::@reduce_and_copy_loop blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[IN]] : memref<16xf32>, %[[SUM]] : memref<f32>)
+// CHECK:         gpu.launch_func @qwha_kernels::@reduce_and_copy_loop blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[SUM]] : memref<f32>, %[[IN]] : memref<16xf32>)
 // CHECK:         %[[TO:.*]] = memref.subview %[[DST]][0, 1] [4, 2] [1, 1]
 // CHECK:         %[[FROM:.*]] = memref.subview
 // CHECK:         gpu.launch_func @qwha_kernels::@reduce_and_copy_loop_0 blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%[[FROM]] : memref<4x2xf32, strided<[4, 1]>>, %[[TO]] : memref<4x2xf32, strided<[4, 1], offset: 1>>)
 // CHECK:         memref.copy %[[IN]], %[[DENSE]] : memref<16xf32> to memref<16xf32>
 // CHECK:       gpu.module @qwha_kernels
-// CHECK:         gpu.func @reduce_and_copy_loop(%[[KIN:.*]]: memref<16xf32>, %[[KSUM:.*]]: memref<f32>) kernel
+// CHECK:         gpu.func @reduce_and_copy_loop(%[[KSUM:.*]]: memref<f32>, %[[KIN:.*]]: memref<16xf32>) kernel
 // CHECK:           %[[FIRST:.*]] = arith.cmpi ult, %{{.*}}, %c1
 // CHECK:           scf.if %[[FIRST]] {
-// CHECK:             scf.for
-// CHECK:               memref.load %[[KIN]]
-// CHECK:               memref.store %{{.*}}, %[[KSUM]][]
+// CHECK:             %[[INIT:.*]] = memref.load %[[KSUM]][]
+// CHECK:             %[[TOTAL:.*]] = scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
+// CHECK:               %[[X:.*]] = memref.load %[[KIN]]
+// CHECK:               %[[S:.*]] = arith.addf %[[X]], %[[ACC]]
+// CHECK-NEXT:          scf.yield %[[S]]
+// CHECK:             memref.store %[[TOTAL]], %[[KSUM]][]
 // CHECK:         gpu.func @reduce_and_copy_loop_0(%[[KFROM:.*]]: memref<4x2xf32, strided<[4, 1]>>, %[[KTO:.*]]: memref<4x2xf32, strided<[4, 1], offset: 1>>) kernel
 // CHECK:           %[[E:.*]] = memref.load %[[KFROM]]
 // CHECK:           memref.store %[[E]], %[[KTO]]
@@ -166,5 +171,32 @@ memref.global "private" constant @bias : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4
 func.func @copy_constant(%out: memref<4xf32>) {
   %b = memref.get_global @bias : memref<4xf32>
   memref.copy %b, %out : memref<4xf32> to memref<4xf32>
+  return
+}
+
+// -----
+
+// The accumulator stays in memory when the loop also reads another element
+// of its buffer: only accumulators no other access in the loop touches are
+// carried in registers.
+
+// CHECK-LABEL: gpu.func @shared_buffer_loop(
+// CHECK:         scf.for
+// CHECK-NOT:       iter_args
+// CHECK:           memref.load %{{.*}}[%c0]
+// CHECK:           memref.load %{{.*}}[%c1]
+// CHECK:           memref.store %{{.*}}, %{{.*}}[%c0]
+func.func @shared_buffer(%in: memref<16xf32>, %out: memref<2xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  scf.for %i = %c0 to %c16 step %c1 {
+    %acc = memref.load %out[%c0] : memref<2xf32>
+    %other = memref.load %out[%c1] : memref<2xf32>
+    %x = memref.load %in[%i] : memref<16xf32>
+    %s = arith.addf %acc, %x : f32
+    %t = arith.addf %s, %other : f32
+    memref.store %t, %out[%c0] : memref<2xf32>
+  }
   return
 }
