@@ -145,17 +145,19 @@ MODEL_TOLERANCE = 1e-3  # libdevice's exp/erf/rsqrt and other summation orders
 
 def generate_model_case(family, out_dir, args):
     """A whole tiny model of `family` (test/Import/Inputs/make_model.py's
-    random BERT or Llama), imported at batch 1 and 8 tokens, its linear
-    layers quantized to 4 bits (RTN, groups of 8): a case exercising the
-    loop kernels (embeddings, norms, attention, activations) next to the
-    quantized ones. Returns the path of its module."""
+    random BERT or Llama, hidden size 32), imported at batch 1 and 8
+    tokens, its linear layers quantized to 4 bits (RTN, groups of 8): a
+    case exercising the loop kernels (embeddings, norms with a warp per
+    row, attention, activations) next to the quantized ones. Returns the
+    path of its module."""
     model_dir = out_dir / "models" / family
     shutil.rmtree(model_dir, ignore_errors=True)
     tools = args.build_dir / "bin"
     imported = model_dir / "model.mlir"
     quantized = model_dir / "quantized.mlir"
     for command in (
-            [sys.executable, os.fspath(MAKE_MODEL), os.fspath(model_dir), "--family", family],
+            [sys.executable, os.fspath(MAKE_MODEL), os.fspath(model_dir), "--family", family,
+             "--wide"],
             [os.fspath(tools / "qwha-import"), os.fspath(model_dir), "-o", os.fspath(imported),
              "--batch=1", "--seq-len=8", "--quiet"],
             [os.fspath(tools / "qwha-opt"), os.fspath(imported), "-o", os.fspath(quantized),

@@ -107,4 +107,4 @@ def test_model_cases(tmp_path):
     assert ids.max() < vocab and mask.max() <= 1
     assert case["atol_relative"] == 1e-3
     y = np.load(tmp_path / "out" / case["outputs"][0])
-    assert y.shape == (1, 8, 16) and np.all(np.isfinite(y))
+    assert y.shape == (1, 8, 32) and np.all(np.isfinite(y))

@@ -237,13 +237,17 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
     iterations to threads; nested parallel loops and the reduction loops
     inside run sequentially in each thread, their accumulators carried in
     registers (linalg's loops reduce through memory, a global round trip
-    per iteration on a GPU). A host `scf.for` that reaches memory (a
-    linalg op without parallel dimensions) runs in one thread.
+    per iteration on a GPU). An iteration that is one reduction of at
+    least 32 elements with an associative, commutative combiner (a norm's
+    statistics, a softmax's maximum and sum, a dot product) gets a warp:
+    the lanes take every 32nd element and combine by shuffles. A host
+    `scf.for` that reaches memory (a linalg op without parallel
+    dimensions) runs in one thread.
     The constant globals a kernel reads are referenced inside it, so that
     outlining copies them into the kernel's module, in device memory.
 
-    These kernels are correct, not tuned: one thread per output element,
-    each reduction sequential. The qwha layers keep their own kernels
+    These kernels are correct, not tuned: no shared-memory tiling, no
+    fusion across linalg ops. The qwha layers keep their own kernels
     (`convert-qwha-to-gpu`). A parallel loop with reductions (results) is
     an error naming the loop.
   }];

@@ -30,6 +30,7 @@
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -214,7 +215,9 @@ void promoteMemoryAccumulators(RewriterBase &rewriter, Operation *root) {
   SmallVector<scf::ForOp> loops;
   root->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
-    auto [load, store] = findMemoryAccumulator(loop);
+    memref::LoadOp load;
+    memref::StoreOp store;
+    std::tie(load, store) = findMemoryAccumulator(loop);
     if (!load)
       continue;
     rewriter.setInsertionPoint(loop);
@@ -236,6 +239,180 @@ void promoteMemoryAccumulators(RewriterBase &rewriter, Operation *root) {
                             store.getMemRef(), store.getIndices());
     rewriter.eraseOp(store);
   }
+}
+
+/// A reduction `scf.for` whose partial results may be combined in any
+/// order: it carries one value, combined each iteration with a value that
+/// does not depend on it by an associative and commutative arith op.
+struct Reduction {
+  scf::ForOp loop;
+  Operation *combiner = nullptr;
+  /// The combiner's operand that is not the carried value.
+  Value element;
+};
+
+std::optional<Reduction> matchReorderableReduction(scf::ForOp loop) {
+  if (loop.getNumRegionIterArgs() != 1)
+    return std::nullopt;
+  Type type = loop.getRegionIterArgs()[0].getType();
+  if (!type.isF32() && !type.isF64() && !type.isInteger(32) &&
+      !type.isInteger(64))
+    return std::nullopt;
+  // Shuffles exchange whole values; each lane takes one element first.
+  std::optional<int64_t> lower = getConstantIntValue(loop.getLowerBound());
+  std::optional<int64_t> upper = getConstantIntValue(loop.getUpperBound());
+  std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+  if (!lower || !upper || !step || *step <= 0 ||
+      llvm::divideCeil(*upper - *lower, *step) < 32)
+    return std::nullopt;
+  bool writes = false;
+  loop.getBody()->walk([&](Operation *op) {
+    writes |= !isa<memref::LoadOp>(op) &&
+              !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() &&
+              !isMemoryEffectFree(op);
+  });
+  if (writes)
+    return std::nullopt;
+  BlockArgument carried = loop.getRegionIterArgs()[0];
+  Value yielded = loop.getBody()->getTerminator()->getOperand(0);
+  Operation *combiner = yielded.getDefiningOp();
+  if (!combiner || combiner->getBlock() != loop.getBody() ||
+      !yielded.hasOneUse() || !carried.hasOneUse() ||
+      !isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MinimumFOp,
+           arith::MaxNumFOp, arith::MinNumFOp, arith::AddIOp, arith::MulIOp,
+           arith::MaxSIOp, arith::MinSIOp, arith::MaxUIOp, arith::MinUIOp,
+           arith::AndIOp, arith::OrIOp, arith::XOrIOp>(combiner))
+    return std::nullopt;
+  Value lhs = combiner->getOperand(0), rhs = combiner->getOperand(1);
+  if ((lhs == carried) == (rhs == carried))
+    return std::nullopt;
+  return Reduction{loop, combiner, lhs == carried ? rhs : lhs};
+}
+
+/// `reduction.combiner` applied to `carried` and `element` at `b`.
+Value combine(OpBuilder &b, const Reduction &reduction, Value carried,
+              Value element) {
+  IRMapping operands;
+  scf::ForOp loop = reduction.loop;
+  operands.map(loop.getRegionIterArgs()[0], carried);
+  operands.map(reduction.element, element);
+  return b.clone(*reduction.combiner, operands)->getResult(0);
+}
+
+/// Launches a collapsed loop whose iterations each reduce a long row (norm
+/// statistics, softmax sums and maxima, attention dot products) with one
+/// warp per iteration instead of one thread: lane l takes the row's
+/// elements l, l + 32, ..., the lanes' partial results are combined by
+/// butterfly shuffles, and lane 0 combines them with the initial value and
+/// stores. At batch 1 a norm is then 32 lanes wide, not one thread. Applies
+/// when the iteration is pure ops and loads, one reorderable reduction of
+/// at least 32 elements, and the store of its result; returns the launch,
+/// or null when the loop is not of that form.
+gpu::LaunchOp launchWithWarpPerIteration(RewriterBase &rewriter,
+                                         scf::ParallelOp loop,
+                                         int64_t blockSize) {
+  Block *iteration = loop.getBody();
+  std::optional<Reduction> reduction;
+  memref::StoreOp store;
+  for (Operation &op : iteration->without_terminator()) {
+    if (auto candidate = dyn_cast<scf::ForOp>(op)) {
+      if (reduction || !(reduction = matchReorderableReduction(candidate)))
+        return {};
+    } else if (auto candidate = dyn_cast<memref::StoreOp>(op)) {
+      if (store || !reduction ||
+          candidate.getValueToStore() != reduction->loop.getResult(0))
+        return {};
+      store = candidate;
+    } else if (!isa<memref::LoadOp>(op) && !isMemoryEffectFree(&op)) {
+      return {};
+    }
+  }
+  if (!store || !reduction->loop.getResult(0).hasOneUse())
+    return {};
+
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, value);
+  };
+  Value one = index(1), warp = index(32), block = index(blockSize);
+  Value iterations = loop.getUpperBound()[0];
+  Value threads = arith::MulIOp::create(rewriter, loc, iterations, warp);
+  Value grid = arith::CeilDivUIOp::create(rewriter, loc, threads, block);
+  auto launch =
+      gpu::LaunchOp::create(rewriter, loc, grid, one, one, block, one, one);
+  Block &kernel = launch.getBody().front();
+  rewriter.setInsertionPointToStart(&kernel);
+  gpu::TerminatorOp::create(rewriter, loc);
+  rewriter.setInsertionPointToStart(&kernel);
+  Value thread = arith::AddIOp::create(
+      rewriter, loc,
+      arith::MulIOp::create(rewriter, loc, launch.getBlockIds().x, block),
+      launch.getThreadIds().x);
+  Value row = arith::DivUIOp::create(rewriter, loc, thread, warp);
+  Value lane = arith::RemUIOp::create(rewriter, loc, thread, warp);
+  // Whole warps are in or out: the shuffles see all 32 lanes.
+  Value inRange = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
+                                        row, iterations);
+  auto guard = scf::IfOp::create(rewriter, loc, inRange);
+  rewriter.setInsertionPointToStart(guard.thenBlock());
+
+  IRMapping map;
+  map.map(loop.getInductionVars()[0], row);
+  scf::ForOp rowLoop = reduction->loop;
+  for (Operation &op : iteration->without_terminator()) {
+    if (&op == store.getOperation()) {
+      Value first = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::eq, lane, index(0));
+      auto lead = scf::IfOp::create(rewriter, loc, first);
+      OpBuilder::InsertionGuard inLead(rewriter);
+      rewriter.setInsertionPointToStart(lead.thenBlock());
+      rewriter.clone(op, map);
+      continue;
+    }
+    if (&op != rowLoop.getOperation()) {
+      rewriter.clone(op, map);
+      continue;
+    }
+    // The lane's first element, then every 32nd.
+    Value lower = map.lookupOrDefault(rowLoop.getLowerBound());
+    Value upper = map.lookupOrDefault(rowLoop.getUpperBound());
+    Value step = map.lookupOrDefault(rowLoop.getStep());
+    Value first = arith::AddIOp::create(
+        rewriter, loc, lower, arith::MulIOp::create(rewriter, loc, lane, step));
+    IRMapping firstElement = map;
+    firstElement.map(rowLoop.getInductionVar(), first);
+    for (Operation &inner : rowLoop.getBody()->without_terminator())
+      if (&inner != reduction->combiner)
+        rewriter.clone(inner, firstElement);
+    Value stride = arith::MulIOp::create(rewriter, loc, step, warp);
+    auto laneLoop = scf::ForOp::create(
+        rewriter, loc, arith::AddIOp::create(rewriter, loc, first, stride),
+        upper, stride,
+        ValueRange{firstElement.lookupOrDefault(reduction->element)},
+        [&](OpBuilder &b, Location, Value k, ValueRange carried) {
+          IRMapping element = map;
+          element.map(rowLoop.getInductionVar(), k);
+          element.map(rowLoop.getRegionIterArgs()[0], carried[0]);
+          for (Operation &inner : rowLoop.getBody()->without_terminator())
+            b.clone(inner, element);
+          scf::YieldOp::create(
+              b, loc,
+              element.lookup(rowLoop.getBody()->getTerminator()->getOperand(0)));
+        });
+    Value partial = laneLoop.getResult(0);
+    for (int32_t offset = 16; offset >= 1; offset /= 2) {
+      Value partner = gpu::ShuffleOp::create(rewriter, loc, partial, offset, 32,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult();
+      partial = combine(rewriter, *reduction, partial, partner);
+    }
+    map.map(rowLoop.getResult(0),
+            combine(rewriter, *reduction,
+                    map.lookupOrDefault(rowLoop.getInitArgs()[0]), partial));
+  }
+  rewriter.eraseOp(loop);
+  return launch;
 }
 
 /// Whether `loop` is not nested in another parallel loop or a kernel.
@@ -327,6 +504,13 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
       collapseParallelLoops(rewriter, loop, {dims});
       loop = cast<scf::ParallelOp>(next->getPrevNode());
     }
+    promoteMemoryAccumulators(rewriter, loop);
+    int64_t warpThreadsPerBlock = blockSize;
+    if (std::optional<int64_t> trips = getStaticTripCount(loop))
+      warpThreadsPerBlock =
+          std::min<int64_t>(blockSize, std::max<int64_t>(*trips * 32, 32));
+    if (launchWithWarpPerIteration(rewriter, loop, warpThreadsPerBlock))
+      continue;
     auto [blocks, threads] = scf::tileParallelLoop(loop, {threadsPerBlock},
                                                    /*noMinMaxBounds=*/true);
     if (failed(mapAll(blocks, gpu::Processor::BlockX)) ||

@@ -200,3 +200,109 @@ func.func @shared_buffer(%in: memref<16xf32>, %out: memref<2xf32>) {
   }
   return
 }
+
+// -----
+
+// Rows of 128 reduced by one warp each (a norm's statistics at batch 1):
+// lane l takes elements l, l + 32, ...; the partial sums meet through
+// butterfly shuffles; lane 0 adds the initial value and stores. Four rows
+// need 128 threads.
+
+// CHECK-LABEL: gpu.func @row_sums_loop(
+// CHECK-SAME:      %[[OUT:[^:]*]]: memref<4xf32>, %[[X:[^:]*]]: memref<4x128xf32>) kernel attributes {known_block_size = array<i32: 128, 1, 1>, known_grid_size = array<i32: 1, 1, 1>}
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C4:.*]] = arith.constant 4 : index
+// CHECK-DAG:     %[[C32:.*]] = arith.constant 32 : index
+// CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
+// CHECK-DAG:     %[[TID:.*]] = gpu.thread_id x
+// CHECK:         %[[ROW:.*]] = arith.divui %[[TID]], %[[C32]]
+// CHECK:         %[[LANE:.*]] = arith.remui %[[TID]], %[[C32]]
+// CHECK:         %[[IN:.*]] = arith.cmpi ult, %[[ROW]], %[[C4]]
+// CHECK:         scf.if %[[IN]] {
+// CHECK:           %[[INIT:.*]] = memref.load %[[OUT]][%[[ROW]]]
+// CHECK:           %[[FIRST:.*]] = memref.load %[[X]][%[[ROW]], %[[LANE]]]
+// CHECK:           %[[NEXT:.*]] = arith.addi %[[LANE]], %[[C32]]
+// CHECK:           %[[PART:.*]] = scf.for %[[K:.*]] = %[[NEXT]] to %[[C128]] step %[[C32]] iter_args(%[[ACC:.*]] = %[[FIRST]]) -> (f32) {
+// CHECK:             %[[E:.*]] = memref.load %[[X]][%[[ROW]], %[[K]]]
+// CHECK:             %[[S:.*]] = arith.addf %[[E]], %[[ACC]]
+// CHECK:             scf.yield %[[S]]
+// CHECK:           %[[P16:.*]], %{{.*}} = gpu.shuffle xor %[[PART]], %c16_i32, %c32_i32 : f32
+// CHECK:           %[[S16:.*]] = arith.addf %[[P16]], %[[PART]]
+// CHECK-COUNT-4:   gpu.shuffle xor
+// CHECK:           %[[TOTAL:.*]] = arith.addf %{{.*}}, %[[INIT]]
+// CHECK:           %[[LEAD:.*]] = arith.cmpi eq, %[[LANE]], %[[C0]]
+// CHECK:           scf.if %[[LEAD]] {
+// CHECK-NEXT:        memref.store %[[TOTAL]], %[[OUT]][%[[ROW]]]
+func.func @row_sums(%x: memref<4x128xf32>, %out: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c128 = arith.constant 128 : index
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c128 step %c1 {
+      %a = memref.load %x[%i, %k] : memref<4x128xf32>
+      %acc = memref.load %out[%i] : memref<4xf32>
+      %s = arith.addf %a, %acc : f32
+      memref.store %s, %out[%i] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// A maximum (softmax) is reordered the same way; a combination that is not
+// associative (x - acc), a row shorter than a warp, keep one thread per row.
+
+// CHECK-LABEL: gpu.func @row_max_loop(
+// CHECK:         scf.for
+// CHECK:           arith.maximumf
+// CHECK:         gpu.shuffle xor
+// CHECK:         arith.maximumf
+// CHECK-LABEL: gpu.func @row_max_loop_0(
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         scf.for {{.*}} iter_args
+// CHECK:           arith.subf
+// CHECK-NOT:     gpu.shuffle
+// CHECK-LABEL: gpu.func @row_max_loop_1(
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         scf.for {{.*}} iter_args
+// CHECK:           arith.addf
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+func.func @row_max(%x: memref<4x64xf32>, %out: memref<4xf32>, %short: memref<4x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %a = memref.load %x[%i, %k] : memref<4x64xf32>
+      %acc = memref.load %out[%i] : memref<4xf32>
+      %m = arith.maximumf %a, %acc : f32
+      memref.store %m, %out[%i] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %a = memref.load %x[%i, %k] : memref<4x64xf32>
+      %acc = memref.load %out[%i] : memref<4xf32>
+      %d = arith.subf %a, %acc : f32
+      memref.store %d, %out[%i] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c16 step %c1 {
+      %a = memref.load %short[%i, %k] : memref<4x16xf32>
+      %acc = memref.load %out[%i] : memref<4xf32>
+      %s = arith.addf %a, %acc : f32
+      memref.store %s, %out[%i] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  return
+}
