@@ -311,6 +311,12 @@ Value combine(OpBuilder &b, const Reduction &reduction, Value carried,
 gpu::LaunchOp launchWithWarpPerIteration(RewriterBase &rewriter,
                                          scf::ParallelOp loop,
                                          int64_t blockSize) {
+  // Iteration i is warp i: the loop must count from 0 by 1, as collapsed
+  // loops do.
+  if (loop.getNumLoops() != 1 ||
+      getConstantIntValue(loop.getLowerBound()[0]) != 0 ||
+      getConstantIntValue(loop.getStep()[0]) != 1)
+    return {};
   Block *iteration = loop.getBody();
   std::optional<Reduction> reduction;
   memref::StoreOp store;

@@ -306,3 +306,32 @@ func.func @row_max(%x: memref<4x64xf32>, %out: memref<4xf32>, %short: memref<4x1
   }
   return
 }
+
+// -----
+
+// A one-dimensional loop that does not count from 0 by 1 keeps a thread
+// per iteration (tiled by upstream's rules), its rows of 64 included.
+
+// CHECK-LABEL: gpu.func @strided_rows_loop(
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         scf.for {{.*}} iter_args
+// CHECK:           arith.addf
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+func.func @strided_rows(%x: memref<8x64xf32>, %out: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i) = (%c1) to (%c8) step (%c2) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %a = memref.load %x[%i, %k] : memref<8x64xf32>
+      %acc = memref.load %out[%i] : memref<8xf32>
+      %s = arith.addf %a, %acc : f32
+      memref.store %s, %out[%i] : memref<8xf32>
+    }
+    scf.reduce
+  }
+  return
+}
