@@ -41,6 +41,9 @@ void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
   gpu.mmaBatchTile = options.mmaBatchTile;
   pm.addPass(createConvertQWHAToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
+  // Elementwise chains (GELU, residual adds, a norm's scale and shift)
+  // become one kernel each instead of one per op and a buffer between.
+  pm.addPass(createLinalgElementwiseOpFusionPass());
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

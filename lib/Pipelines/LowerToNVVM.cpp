@@ -131,7 +131,8 @@ std::string qwha::findCUDAToolkit(StringRef explicitPath) {
   for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
     if (const char *value = std::getenv(variable); value && *value)
       return value;
-  if (llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas")) {
+  if (llvm::ErrorOr<std::string> ptxas =
+          llvm::sys::findProgramByName("ptxas")) {
     SmallString<256> root(*ptxas);
     llvm::sys::path::remove_filename(root); // bin/
     llvm::sys::path::remove_filename(root);

@@ -246,8 +246,9 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
     The constant globals a kernel reads are referenced inside it, so that
     outlining copies them into the kernel's module, in device memory.
 
-    These kernels are correct, not tuned: no shared-memory tiling, no
-    fusion across linalg ops. The qwha layers keep their own kernels
+    These kernels are correct, not tuned: no shared-memory tiling, and
+    fusion is left to the pipeline (`linalg-fuse-elementwise-ops` before
+    bufferization). The qwha layers keep their own kernels
     (`convert-qwha-to-gpu`). A parallel loop with reductions (results) is
     an error naming the loop.
   }];

@@ -216,11 +216,12 @@ mlir::LogicalResult verifyLowerToCUDAOptions(
     llvm::function_ref<mlir::LogicalResult(const llvm::Twine &)> emitError);
 
 /// Lowers a model on tensors for NVIDIA GPUs: kernels and launches for the
-/// qwha layers (convert-qwha-to-gpu), bufferization, the rest of the model
-/// (linalg: attention, norms, activations) as parallel-loop kernels
-/// (qwha-launch-loops-on-gpu), outlining, every host buffer in device
-/// memory with deallocation (qwha-place-buffers-on-gpu), the launches of a
-/// call on one stream (gpu-async-region), then qwha-lower-to-nvvm. The
+/// qwha layers (convert-qwha-to-gpu), elementwise fusion, bufferization,
+/// the rest of the model (linalg: attention, norms, activations) as
+/// parallel-loop kernels (qwha-launch-loops-on-gpu), every host buffer in
+/// device memory with deallocation (qwha-place-buffers-on-gpu), the
+/// launches of a call on one stream (gpu-async-region), then
+/// qwha-lower-to-nvvm. The
 /// functions take and return device memory; the host code calls
 /// libqwha_cuda_runtime.so.
 void buildLowerToCUDAPassPipeline(mlir::OpPassManager &pm,

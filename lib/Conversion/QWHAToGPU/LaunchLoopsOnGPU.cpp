@@ -29,9 +29,9 @@
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -185,9 +185,8 @@ findMemoryAccumulator(scf::ForOp loop) {
     }
   });
   if (!store || unknownEffects ||
-      !llvm::all_of(store.getOperands().drop_front(), [&](Value v) {
-        return loop.isDefinedOutsideOfLoop(v);
-      }))
+      !llvm::all_of(store.getOperands().drop_front(),
+                    [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }))
     return {};
   memref::LoadOp accumulator;
   bool otherReads = false;
@@ -195,8 +194,7 @@ findMemoryAccumulator(scf::ForOp loop) {
     if (load.getMemRef() != store.getMemRef())
       return;
     if (!accumulator && load->getBlock() == loop.getBody() &&
-        load.getIndices() == store.getIndices() &&
-        load->isBeforeInBlock(store))
+        load.getIndices() == store.getIndices() && load->isBeforeInBlock(store))
       accumulator = load;
     else
       otherReads = true;
@@ -358,8 +356,8 @@ gpu::LaunchOp launchWithWarpPerIteration(RewriterBase &rewriter,
   Value row = arith::DivUIOp::create(rewriter, loc, thread, warp);
   Value lane = arith::RemUIOp::create(rewriter, loc, thread, warp);
   // Whole warps are in or out: the shuffles see all 32 lanes.
-  Value inRange = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
-                                        row, iterations);
+  Value inRange = arith::CmpIOp::create(
+      rewriter, loc, arith::CmpIPredicate::ult, row, iterations);
   auto guard = scf::IfOp::create(rewriter, loc, inRange);
   rewriter.setInsertionPointToStart(guard.thenBlock());
 
@@ -404,7 +402,8 @@ gpu::LaunchOp launchWithWarpPerIteration(RewriterBase &rewriter,
             b.clone(inner, element);
           scf::YieldOp::create(
               b, loc,
-              element.lookup(rowLoop.getBody()->getTerminator()->getOperand(0)));
+              element.lookup(
+                  rowLoop.getBody()->getTerminator()->getOperand(0)));
         });
     Value partial = laneLoop.getResult(0);
     for (int32_t offset = 16; offset >= 1; offset /= 2) {
@@ -464,8 +463,8 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
     rewriter.setInsertionPoint(loop);
     Value zero = arith::ConstantIndexOp::create(rewriter, loop.getLoc(), 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loop.getLoc(), 1);
-    auto single = scf::ParallelOp::create(rewriter, loop.getLoc(), zero, one,
-                                          one);
+    auto single =
+        scf::ParallelOp::create(rewriter, loop.getLoc(), zero, one, one);
     loop->moveBefore(single.getBody()->getTerminator());
   }
 
@@ -571,9 +570,9 @@ LogicalResult LaunchLoopsOnGPUPass::outlineKernels(ModuleOp module) {
     Value token = launch.getAsyncToken();
     auto launchFunc = gpu::LaunchFuncOp::create(
         b, launch.getLoc(), kernel, launch.getGridSizeOperandValues(),
-        launch.getBlockSizeOperandValues(),
-        launch.getDynamicSharedMemorySize(), operands,
-        token ? token.getType() : Type(), launch.getAsyncDependencies());
+        launch.getBlockSizeOperandValues(), launch.getDynamicSharedMemorySize(),
+        operands, token ? token.getType() : Type(),
+        launch.getAsyncDependencies());
     launch->replaceAllUsesWith(launchFunc);
     launch.erase();
   }
