@@ -11,7 +11,10 @@
 // buffers. This pass runs each outermost loop as one gpu.launch, the way
 // XLA's former MLIR GPU pipeline did: collapse to one dimension, tile by
 // the block size, map tiles to blocks and iterations to threads, then
-// upstream's parallel-loop-to-GPU conversion.
+// upstream's parallel-loop-to-GPU conversion. Two things linalg's loops
+// need on a GPU come first: reductions keep their accumulator in a
+// register rather than in memory, and an iteration that is one long
+// reorderable reduction gets a warp rather than a thread.
 //
 //===----------------------------------------------------------------------===//
 
@@ -628,10 +631,6 @@ void LaunchLoopsOnGPUPass::runOnOperation() {
   FrozenRewritePatternSet frozen(std::move(canonicalization));
   for (auto function : module.getOps<func::FuncOp>())
     (void)applyPatternsGreedily(function, frozen);
-  IRRewriter rewriter(&getContext());
-  module.walk([&](gpu::LaunchOp launch) {
-    promoteMemoryAccumulators(rewriter, launch);
-  });
   // Kernels read constant tables (embeddings, norm weights, position ids)
   // through the globals' symbols, which outlining copies into the kernel's
   // module; a host address passed as an argument would not be readable.
