@@ -41,21 +41,28 @@ def test_directives_reach_the_manifest(tmp_path):
     assert y_small.shape == (3, 40) and y_large.shape == (40, 40)
 
 
+def build_source(tmp_path, name, text):
+    """Builds the one case `text`, written to tmp_path/<name>.mlir, into
+    tmp_path/out."""
+    source = tmp_path / f"{name}.mlir"
+    source.write_text(text)
+    return build(tmp_path / "out", str(source))
+
+
 def test_unknown_directive_fails_the_case(tmp_path):
-    source = tmp_path / "bad.mlir"
-    source.write_text(
+    proc = build_source(
+        tmp_path, "bad",
         "// gpu-check: tolerence=1e-3\n"
         "func.func @forward(%x: tensor<2x16xf32>) -> tensor<2x16xf32> {\n"
         "  %y = qwha.fwht %x normalized : tensor<2x16xf32>\n"
         "  return %y : tensor<2x16xf32>\n}\n")
-    proc = build(tmp_path / "out", str(source))
     assert proc.returncode == 1
     assert "FAIL bad: bad.mlir: unknown gpu-check setting 'tolerence=1e-3'" in proc.stderr
 
 
 def test_integer_inputs_follow_int_range(tmp_path):
-    source = tmp_path / "gather.mlir"
-    source.write_text(
+    proc = build_source(
+        tmp_path, "gather",
         "// gpu-check: int-range=5,3\n"
         "func.func @forward(%ids: tensor<64xi64>, %x: tensor<4xf32>, %k: tensor<64xi32>)"
         " -> tensor<64xi64> {\n"
@@ -63,7 +70,6 @@ def test_integer_inputs_follow_int_range(tmp_path):
         "  %y = linalg.add ins(%ids, %ids : tensor<64xi64>, tensor<64xi64>)"
         " outs(%e : tensor<64xi64>) -> tensor<64xi64>\n"
         "  return %y : tensor<64xi64>\n}\n")
-    proc = build(tmp_path / "out", str(source))
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "out" / "manifest.json") as f:
         (case,) = json.load(f)["cases"]
@@ -77,12 +83,11 @@ def test_integer_inputs_follow_int_range(tmp_path):
 
 
 def test_too_many_int_ranges_fail_the_case(tmp_path):
-    source = tmp_path / "ranges.mlir"
-    source.write_text(
+    proc = build_source(
+        tmp_path, "ranges",
         "// gpu-check: int-range=5,3\n"
         "func.func @forward(%ids: tensor<4xi64>) -> tensor<4xi64> {\n"
         "  return %ids : tensor<4xi64>\n}\n")
-    proc = build(tmp_path / "out", str(source))
     assert proc.returncode == 1
     assert "int-range names 2 ranges, @forward has fewer integer arguments" in proc.stderr
 
