@@ -37,6 +37,7 @@
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include <numeric>
 
@@ -92,11 +93,60 @@ bool isGlobalOrViewOfOne(Value buffer) {
 /// Whether qwha-place-buffers-on-gpu can turn `copy` into a gpu.memcpy:
 /// both sides dense and in device memory the host can name.
 bool isMemcpy(memref::CopyOp copy) {
-  for (Value side : {copy.getSource(), copy.getTarget()})
-    if (!cast<MemRefType>(side.getType()).getLayout().isIdentity() ||
-        isGlobalOrViewOfOne(side))
+  for (Value side : {copy.getSource(), copy.getTarget()}) {
+    auto type = dyn_cast<MemRefType>(side.getType());
+    if (!type || !type.getLayout().isIdentity() || isGlobalOrViewOfOne(side))
       return false;
+  }
   return true;
+}
+
+/// Whether a host loop nest only reads and writes buffers and computes:
+/// what one GPU thread can run in its place.
+bool isDeviceComputable(scf::ForOp loop) {
+  WalkResult result = loop->walk([](Operation *op) {
+    if (isa<memref::LoadOp, memref::StoreOp, scf::ForOp, scf::IfOp,
+            scf::YieldOp>(op) ||
+        (isMemoryEffectFree(op) && op->getNumRegions() == 0 &&
+         !isa<gpu::GPUDialect>(op->getDialect())))
+      return WalkResult::advance();
+    return WalkResult::interrupt();
+  });
+  return !result.wasInterrupted();
+}
+
+/// Whether `loop` reads or writes a buffer.
+bool accessesMemory(scf::ForOp loop) {
+  return loop
+      ->walk([](Operation *op) {
+        return isa<memref::LoadOp, memref::StoreOp>(op)
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
+/// Clones into `launch` the chains of views rooted at a global that its
+/// body uses from outside, so that the kernel names the global (then in its
+/// own module) rather than receive the host's address; the views' other
+/// operands (a slice's dynamic offset) stay arguments.
+void cloneGlobalViewsInto(gpu::LaunchOp launch) {
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(launch.getBody(), captured);
+  OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+  IRMapping cloned;
+  std::function<Value(Value)> cloneChain = [&](Value value) -> Value {
+    if (Value done = cloned.lookupOrNull(value))
+      return done;
+    Operation *op = value.getDefiningOp();
+    if (auto view = dyn_cast<ViewLikeOpInterface>(op))
+      cloneChain(view.getViewSource());
+    b.clone(*op, cloned);
+    return cloned.lookup(value);
+  };
+  for (Value value : captured)
+    if (isGlobalOrViewOfOne(value))
+      replaceAllUsesInRegionWith(value, cloneChain(value), launch.getBody());
 }
 
 /// Rewrites `copy` as a parallel loop of loads and stores, which then runs
@@ -168,6 +218,14 @@ DenseI32ArrayAttr getConstantSizes(gpu::KernelDim3 sizes) {
   return DenseI32ArrayAttr::get(sizes.x.getContext(), values);
 }
 
+/// The buffer `view` is a view of (through subviews, reshapes, casts), or
+/// `view` itself.
+Value getRootBuffer(Value view) {
+  while (auto viewOp = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewOp.getViewSource();
+  return view;
+}
+
 /// The accumulator `loop` reduces into through memory, as linalg's loops do
 /// (`load %acc[%i]`, combine, `store %acc[%i]` each iteration): the loop's
 /// one store, at a location the loop does not change, after a load of the
@@ -191,10 +249,14 @@ findMemoryAccumulator(scf::ForOp loop) {
       !llvm::all_of(store.getOperands().drop_front(),
                     [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }))
     return {};
+  // Other reads of the buffer, through any view of it, would see the
+  // accumulator's memory go stale. Distinct function arguments and
+  // allocations are taken not to alias, as bufferization takes them.
+  Value root = getRootBuffer(store.getMemRef());
   memref::LoadOp accumulator;
   bool otherReads = false;
   loop.getBody()->walk([&](memref::LoadOp load) {
-    if (load.getMemRef() != store.getMemRef())
+    if (getRootBuffer(load.getMemRef()) != root)
       return;
     if (!accumulator && load->getBlock() == loop.getBody() &&
         load.getIndices() == store.getIndices() && load->isBeforeInBlock(store))
@@ -216,6 +278,11 @@ void promoteMemoryAccumulators(RewriterBase &rewriter, Operation *root) {
   SmallVector<scf::ForOp> loops;
   root->walk([&](scf::ForOp loop) { loops.push_back(loop); });
   for (scf::ForOp loop : loops) {
+    // Hoisting the load and sinking the store would make an empty loop
+    // read and write.
+    std::optional<APInt> trips = loop.getStaticTripCount();
+    if (!trips || trips->isZero())
+      continue;
     memref::LoadOp load;
     memref::StoreOp store;
     std::tie(load, store) = findMemoryAccumulator(loop);
@@ -259,12 +326,13 @@ std::optional<Reduction> matchReorderableReduction(scf::ForOp loop) {
   if (!type.isF32() && !type.isF64() && !type.isInteger(32) &&
       !type.isInteger(64))
     return std::nullopt;
-  // Shuffles exchange whole values; each lane takes one element first.
+  // Shuffles exchange whole values; each lane takes one element first, so
+  // a row has at least 32 (an empty or reversed range is not accepted).
   std::optional<int64_t> lower = getConstantIntValue(loop.getLowerBound());
   std::optional<int64_t> upper = getConstantIntValue(loop.getUpperBound());
   std::optional<int64_t> step = getConstantIntValue(loop.getStep());
-  if (!lower || !upper || !step || *step <= 0 ||
-      llvm::divideCeil(*upper - *lower, *step) < 32)
+  if (!loop.getInductionVar().getType().isIndex() || loop.getUnsignedCmp() ||
+      !lower || !upper || !step || *step <= 0 || *upper - *lower < 32 * *step)
     return std::nullopt;
   bool writes = false;
   loop.getBody()->walk([&](Operation *op) {
@@ -284,6 +352,12 @@ std::optional<Reduction> matchReorderableReduction(scf::ForOp loop) {
            arith::MaxSIOp, arith::MinSIOp, arith::MaxUIOp, arith::MinUIOp,
            arith::AndIOp, arith::OrIOp, arith::XOrIOp>(combiner))
     return std::nullopt;
+  // Wrapping integer sums reorder freely; with nsw/nuw a partial sum could
+  // overflow where the sequential one does not, and be poison.
+  if (auto flags =
+          dyn_cast<arith::ArithIntegerOverflowFlagsInterface>(combiner))
+    if (flags.hasNoSignedWrap() || flags.hasNoUnsignedWrap())
+      return std::nullopt;
   Value lhs = combiner->getOperand(0), rhs = combiner->getOperand(1);
   if ((lhs == carried) == (rhs == carried))
     return std::nullopt;
@@ -423,6 +497,14 @@ gpu::LaunchOp launchWithWarpPerIteration(RewriterBase &rewriter,
   return launch;
 }
 
+/// The gpu.launch ops of the module's functions.
+SmallVector<gpu::LaunchOp> getHostLaunches(ModuleOp module) {
+  SmallVector<gpu::LaunchOp> launches;
+  for (auto function : module.getOps<func::FuncOp>())
+    function.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  return launches;
+}
+
 /// Whether `loop` is not nested in another parallel loop or a kernel.
 bool isOutermost(scf::ParallelOp loop) {
   return !loop->getParentOfType<scf::ParallelOp>() &&
@@ -448,16 +530,29 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
   Block &body = function.getBody().front();
 
   SmallVector<memref::CopyOp> copies;
-  function.walk([&](memref::CopyOp copy) {
-    if (!copy->getParentOfType<gpu::LaunchOp>() && !isMemcpy(copy))
-      copies.push_back(copy);
+  WalkResult ranked = function.walk([&](memref::CopyOp copy) {
+    if (copy->getParentOfType<gpu::LaunchOp>() || isMemcpy(copy))
+      return WalkResult::advance();
+    if (!isa<MemRefType>(copy.getSource().getType())) {
+      copy.emitOpError("copies an unranked buffer; the GPU lowering copies "
+                       "ranked buffers only");
+      return WalkResult::interrupt();
+    }
+    copies.push_back(copy);
+    return WalkResult::advance();
   });
+  if (ranked.wasInterrupted())
+    return failure();
   for (memref::CopyOp copy : copies)
     expandCopy(rewriter, copy);
 
   // A linalg op without parallel dimensions (a reduction to a scalar)
-  // leaves a plain loop nest: one thread runs it.
+  // leaves a plain loop nest: one thread runs it. Loops that touch no
+  // buffer stay host code; loops that also allocate, call or launch are
+  // left for qwha-place-buffers-on-gpu to report.
   for (auto loop : llvm::make_early_inc_range(body.getOps<scf::ForOp>())) {
+    if (!accessesMemory(loop) || !isDeviceComputable(loop))
+      continue;
     if (loop.getNumResults() != 0) {
       loop.emitOpError("yields values to the host, which cannot read the "
                        "device buffers it computes them from");
@@ -530,8 +625,7 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
 }
 
 LogicalResult LaunchLoopsOnGPUPass::outlineKernels(ModuleOp module) {
-  SmallVector<gpu::LaunchOp> launches;
-  module.walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+  SmallVector<gpu::LaunchOp> launches = getHostLaunches(module);
   if (launches.empty())
     return success();
   // One module rather than upstream outlining's one per kernel: ptxas then
@@ -560,6 +654,13 @@ LogicalResult LaunchLoopsOnGPUPass::outlineKernels(ModuleOp module) {
         if (!global) {
           read.emitOpError("reads ")
               << hostName << ", which is not a memref.global of the module";
+          return WalkResult::interrupt();
+        }
+        if (!global.getConstant()) {
+          read.emitOpError("reads the mutable global ")
+              << hostName
+              << " in a kernel; kernels get their own copy of a global, so "
+                 "only constant globals can be read there";
           return WalkResult::interrupt();
         }
         deviceName = kernelSymbols.insert(global.clone());
@@ -634,13 +735,20 @@ void LaunchLoopsOnGPUPass::runOnOperation() {
   // Kernels read constant tables (embeddings, norm weights, position ids)
   // through the globals' symbols, which outlining copies into the kernel's
   // module; a host address passed as an argument would not be readable.
-  WalkResult sunk = module.walk([](gpu::LaunchOp launch) {
-    return failed(sinkOperationsIntoLaunchOp(launch, isSinkable))
-               ? WalkResult::interrupt()
-               : WalkResult::advance();
-  });
-  if (sunk.wasInterrupted())
-    return signalPassFailure();
+  for (gpu::LaunchOp launch : getHostLaunches(module)) {
+    cloneGlobalViewsInto(launch);
+    if (failed(sinkOperationsIntoLaunchOp(launch, isSinkable)))
+      return signalPassFailure();
+    // A dynamic loop may be empty; a grid of no blocks is an invalid launch,
+    // one block finds no iteration in range.
+    gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+    if (!getConstantIntValue(grid.x)) {
+      OpBuilder b(launch);
+      Value one = arith::ConstantIndexOp::create(b, launch.getLoc(), 1);
+      launch.getGridSizeXMutable().assign(
+          arith::MaxUIOp::create(b, launch.getLoc(), grid.x, one));
+    }
+  }
   if (failed(outlineKernels(module)))
     return signalPassFailure();
   // The host's reads of what was sunk are now unused: erased, so that

@@ -49,3 +49,28 @@ func.func @branches(%c: i1, %x: memref<8xf32>) {
 ^b:
   return
 }
+
+// -----
+
+memref.global "private" @state : memref<4xf32> = dense<0.0>
+func.func @mutable_global(%out: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  // expected-error @below {{'memref.get_global' op reads the mutable global "state" in a kernel; kernels get their own copy of a global, so only constant globals can be read there}}
+  %g = memref.get_global @state : memref<4xf32>
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %g[%i] : memref<4xf32>
+    memref.store %v, %out[%i] : memref<4xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+func.func @unranked_copy(%a: memref<*xf32>, %b: memref<*xf32>) {
+  // expected-error @below {{'memref.copy' op copies an unranked buffer; the GPU lowering copies ranked buffers only}}
+  memref.copy %a, %b : memref<*xf32> to memref<*xf32>
+  return
+}

@@ -335,3 +335,111 @@ func.func @strided_rows(%x: memref<8x64xf32>, %out: memref<8xf32>) {
   }
   return
 }
+
+// -----
+
+// A slice of a constant table at a dynamic offset (a rotary table at the
+// current position): the slice is taken inside the kernel from the kernel
+// module's copy of the table, and only the offset is passed. A dynamic
+// loop may be empty: its grid is at least one block. A host loop that
+// touches no buffer stays on the host.
+
+// CHECK-LABEL: func.func @dynamic_slice(
+// CHECK-SAME:      %[[OUT:.*]]: memref<?xf32>, %[[POS:.*]]: index, %[[N:.*]]: index)
+// CHECK-NOT:     memref.get_global
+// CHECK:         %[[GRID:.*]] = arith.maxui %{{.*}}, %c1
+// CHECK:         gpu.launch_func @qwha_kernels::@dynamic_slice_loop blocks in (%[[GRID]], %c1, %c1) threads in (%c256, %c1, %c1) args(%[[POS]] : index, %[[N]] : index, %[[OUT]] : memref<?xf32>)
+// CHECK:         scf.for {{.*}} iter_args
+// CHECK:           arith.addi
+// CHECK:       gpu.func @dynamic_slice_loop(%[[KPOS:.*]]: index, %[[KN:.*]]: index, %[[KOUT:.*]]: memref<?xf32>) kernel
+// CHECK:         %[[T:.*]] = memref.get_global @rotary : memref<64xf32>
+// CHECK:         %[[S:.*]] = memref.subview %[[T]][%[[KPOS]]] [8] [1]
+// CHECK:         memref.load %[[S]]
+memref.global "private" constant @rotary : memref<64xf32> = dense<1.0>
+func.func @dynamic_slice(%out: memref<?xf32>, %pos: index, %n: index) -> index {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %t = memref.get_global @rotary : memref<64xf32>
+  %s = memref.subview %t[%pos] [8] [1] : memref<64xf32> to memref<8xf32, strided<[1], offset: ?>>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %j = arith.remui %i, %c8 : index
+    %v = memref.load %s[%j] : memref<8xf32, strided<[1], offset: ?>>
+    memref.store %v, %out[%i] : memref<?xf32>
+    scf.reduce
+  }
+  %sum = scf.for %k = %c0 to %n step %c1 iter_args(%acc = %c0) -> index {
+    %next = arith.addi %acc, %k : index
+    scf.yield %next : index
+  }
+  return %sum : index
+}
+
+// -----
+
+// Left in memory, one thread per row: an accumulator also read through a
+// cast of its buffer, a loop whose trip count is not known to be positive
+// (hoisting would make an empty loop read and write), a reversed range,
+// and an integer sum with nsw (reordering could overflow into poison).
+
+// CHECK-LABEL: gpu.func @kept_loop(
+// CHECK-NOT:     iter_args
+// CHECK:         memref.load %{{.*}}[%c0]
+// CHECK:         memref.store
+// CHECK-LABEL: gpu.func @kept_loop_0(
+// CHECK-NOT:     iter_args
+// CHECK:         memref.store
+// CHECK-LABEL: gpu.func @kept_loop_1(
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+// CHECK-LABEL: gpu.func @kept_loop_2(
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         arith.addi {{.*}} overflow<nsw>
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         gpu.return
+func.func @kept(%acc: memref<4xf32>, %x: memref<4x64xf32>, %n: index, %ints: memref<4x64xi32>, %isum: memref<4xi32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %alias = memref.cast %acc : memref<4xf32> to memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c8 step %c1 {
+      %a = memref.load %acc[%c0] : memref<4xf32>
+      %b = memref.load %alias[%c0] : memref<?xf32>
+      %s = arith.addf %a, %b : f32
+      memref.store %s, %acc[%c0] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %n step %c1 {
+      %a = memref.load %x[%i, %k] : memref<4x64xf32>
+      %s0 = memref.load %acc[%i] : memref<4xf32>
+      %s = arith.addf %a, %s0 : f32
+      memref.store %s, %acc[%i] : memref<4xf32>
+    }
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %init = memref.load %acc[%i] : memref<4xf32>
+    %r = scf.for %k = %c64 to %c0 step %c1 iter_args(%s0 = %init) -> f32 {
+      %a = memref.load %x[%i, %k] : memref<4x64xf32>
+      %s = arith.addf %a, %s0 : f32
+      scf.yield %s : f32
+    }
+    memref.store %r, %acc[%i] : memref<4xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    scf.for %k = %c0 to %c64 step %c1 {
+      %a = memref.load %ints[%i, %k] : memref<4x64xi32>
+      %s0 = memref.load %isum[%i] : memref<4xi32>
+      %s = arith.addi %a, %s0 overflow<nsw> : i32
+      memref.store %s, %isum[%i] : memref<4xi32>
+    }
+    scf.reduce
+  }
+  return
+}
