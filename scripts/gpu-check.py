@@ -155,17 +155,19 @@ def generate_model_case(family, out_dir, args):
     tools = args.build_dir / "bin"
     imported = model_dir / "model.mlir"
     quantized = model_dir / "quantized.mlir"
-    for command in (
-            [sys.executable, os.fspath(MAKE_MODEL), os.fspath(model_dir), "--family", family,
-             "--wide"],
-            [os.fspath(tools / "qwha-import"), os.fspath(model_dir), "-o", os.fspath(imported),
-             "--batch=1", "--seq-len=8", "--quiet"],
-            [os.fspath(tools / "qwha-opt"), os.fspath(imported), "-o", os.fspath(quantized),
-             "--pass-pipeline=builtin.module(qwha-raise-linear,qwha-rtn{bits=4 group-size=8})"]):
+    steps = {
+        "make_model.py": [sys.executable, os.fspath(MAKE_MODEL), os.fspath(model_dir),
+                          "--family", family, "--wide"],
+        "qwha-import": [os.fspath(tools / "qwha-import"), os.fspath(model_dir),
+                        "-o", os.fspath(imported), "--batch=1", "--seq-len=8", "--quiet"],
+        "qwha-opt": [os.fspath(tools / "qwha-opt"), os.fspath(imported), "-o",
+                     os.fspath(quantized), "--pass-pipeline=builtin.module("
+                     "qwha-raise-linear,qwha-rtn{bits=4 group-size=8})"],
+    }
+    for step, command in steps.items():
         proc = subprocess.run(command, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"{pathlib.Path(command[1] if command[0] == sys.executable else command[0]).name} "
-                               f"failed:\n{proc.stderr.strip()}")
+            raise RuntimeError(f"{step} failed:\n{proc.stderr.strip()}")
     with open(model_dir / "config.json") as f:
         vocab = json.load(f)["vocab_size"]
     # Token ids below the vocabulary size; BERT's attention mask 0 or 1.

@@ -221,9 +221,8 @@ mlir::LogicalResult verifyLowerToCUDAOptions(
 /// parallel-loop kernels (qwha-launch-loops-on-gpu), every host buffer in
 /// device memory with deallocation (qwha-place-buffers-on-gpu), the
 /// launches of a call on one stream (gpu-async-region), then
-/// qwha-lower-to-nvvm. The
-/// functions take and return device memory; the host code calls
-/// libqwha_cuda_runtime.so.
+/// qwha-lower-to-nvvm. The functions take and return device memory; the
+/// host code calls libqwha_cuda_runtime.so.
 void buildLowerToCUDAPassPipeline(mlir::OpPassManager &pm,
                                   const LowerToCUDAOptions &options);
 

@@ -77,17 +77,17 @@ bool isSinkable(Operation *op) {
                       [](Type type) { return type.isIndex(); });
 }
 
+/// The buffer `view` is a view of (through subviews, reshapes, casts), or
+/// `view` itself.
+Value getRootBuffer(Value view) {
+  while (auto viewOp = view.getDefiningOp<ViewLikeOpInterface>())
+    view = viewOp.getViewSource();
+  return view;
+}
+
 /// Whether `buffer` is a constant's global or a view of one.
 bool isGlobalOrViewOfOne(Value buffer) {
-  while (Operation *op = buffer.getDefiningOp()) {
-    if (isa<memref::GetGlobalOp>(op))
-      return true;
-    auto view = dyn_cast<ViewLikeOpInterface>(op);
-    if (!view)
-      return false;
-    buffer = view.getViewSource();
-  }
-  return false;
+  return getRootBuffer(buffer).getDefiningOp<memref::GetGlobalOp>() != nullptr;
 }
 
 /// Whether qwha-place-buffers-on-gpu can turn `copy` into a gpu.memcpy:
@@ -216,14 +216,6 @@ DenseI32ArrayAttr getConstantSizes(gpu::KernelDim3 sizes) {
     values.push_back(*value);
   }
   return DenseI32ArrayAttr::get(sizes.x.getContext(), values);
-}
-
-/// The buffer `view` is a view of (through subviews, reshapes, casts), or
-/// `view` itself.
-Value getRootBuffer(Value view) {
-  while (auto viewOp = view.getDefiningOp<ViewLikeOpInterface>())
-    view = viewOp.getViewSource();
-  return view;
 }
 
 /// The accumulator `loop` reduces into through memory, as linalg's loops do
@@ -518,6 +510,13 @@ struct LaunchLoopsOnGPUPass
 
 private:
   LogicalResult runOnFunction(func::FuncOp function);
+  /// block-size, or fewer whole warps when `threads` (when known) are fewer.
+  int64_t fitBlockSize(std::optional<int64_t> threads) const {
+    if (!threads)
+      return blockSize;
+    return std::min<int64_t>(
+        blockSize, std::max<int64_t>(llvm::alignTo(*threads, 32), 32));
+  }
   /// Moves every gpu.launch's body into a gpu.func of the kernel module,
   /// with the globals it reads, and launches that instead.
   LogicalResult outlineKernels(ModuleOp module);
@@ -594,10 +593,8 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
   for (scf::ParallelOp loop : outermost) {
     // A short loop (a reduction's single thread, a norm's rows) gets the
     // warps it needs, not a whole block.
-    int64_t threadsPerBlock = blockSize;
-    if (std::optional<int64_t> trips = getStaticTripCount(loop))
-      threadsPerBlock = std::min<int64_t>(
-          blockSize, std::max<int64_t>(llvm::alignTo(*trips, 32), 32));
+    std::optional<int64_t> trips = getStaticTripCount(loop);
+    int64_t threadsPerBlock = fitBlockSize(trips);
     if (loop.getNumLoops() > 1) {
       // collapseParallelLoops replaces the loop by one it creates last in
       // front of it.
@@ -608,11 +605,10 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
       loop = cast<scf::ParallelOp>(next->getPrevNode());
     }
     promoteMemoryAccumulators(rewriter, loop);
-    int64_t warpThreadsPerBlock = blockSize;
-    if (std::optional<int64_t> trips = getStaticTripCount(loop))
-      warpThreadsPerBlock =
-          std::min<int64_t>(blockSize, std::max<int64_t>(*trips * 32, 32));
-    if (launchWithWarpPerIteration(rewriter, loop, warpThreadsPerBlock))
+    std::optional<int64_t> warpThreads;
+    if (trips)
+      warpThreads = *trips * 32;
+    if (launchWithWarpPerIteration(rewriter, loop, fitBlockSize(warpThreads)))
       continue;
     auto [blocks, threads] = scf::tileParallelLoop(loop, {threadsPerBlock},
                                                    /*noMinMaxBounds=*/true);

@@ -6,9 +6,9 @@
 //
 // After convert-qwha-to-gpu, bufferization and qwha-launch-loops-on-gpu, a
 // host function only allocates, reshapes and frees buffers and launches
-// kernels on them. Its
-// callers pass device memory, so the buffers it allocates must be device
-// memory too; and nothing on the host may touch their contents.
+// kernels on them. Its callers pass device memory, so the buffers it
+// allocates must be device memory too; and nothing on the host may touch
+// their contents.
 //
 //===----------------------------------------------------------------------===//
 
