@@ -204,6 +204,26 @@ QWHA_CUDA_RUNTIME_EXPORT CUstream qwhaCudaGetStream(void);
    enough to restore a borrowing after a nested one. */
 QWHA_CUDA_RUNTIME_EXPORT bool qwhaCudaIsStreamSet(bool *synchronize);
 
+/*--- Constants uploaded on first use (QWHA extension) ----------------------*/
+/* Called by the host code qwha-upload-kernel-constants generates: large
+   kernel constants (packed weights, embedding tables) stay in the model
+   library's read-only data instead of the kernel image. */
+
+/* ptr (ptr, ptr, i64): the device copy of the `bytes` bytes at `hostData`,
+   made once and kept in `*slot`. The first call, with `*slot` null,
+   allocates device memory in the primary context of the calling thread's
+   default device (cuMemAlloc, not stream-ordered: the copy outlives every
+   stream), copies the data, waits until the copy is done (the kernels
+   reading it may run on any stream) and stores the pointer in `*slot`.
+   Later calls return `*slot`. Thread-safe. On failure (reported) returns
+   null and leaves `*slot` null, so that the next call tries again. */
+QWHA_CUDA_RUNTIME_EXPORT void *qwhaCudaDeviceConstant(void **slot,
+                                                      const void *hostData,
+                                                      uint64_t bytes);
+/* void (ptr): frees the device copy in `*slot`, if there is one, and clears
+   the slot. A generated library calls it from its destructor. */
+QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaReleaseDeviceConstant(void **slot);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

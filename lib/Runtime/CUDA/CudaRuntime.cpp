@@ -636,3 +636,47 @@ extern "C" bool qwhaCudaIsStreamSet(bool *synchronize) {
     *synchronize = borrowed.synchronize;
   return borrowed.active;
 }
+
+extern "C" void *qwhaCudaDeviceConstant(void **slot, const void *hostData,
+                                        uint64_t bytes) {
+  if (void *device = __atomic_load_n(slot, __ATOMIC_ACQUIRE))
+    return device;
+  // One upload at a time: a second caller waits, then finds the slot set.
+  // Never destroyed: a library's destructor may run after this one's.
+  static std::mutex *mutex = new std::mutex;
+  std::lock_guard<std::mutex> lock(*mutex);
+  if (void *device = __atomic_load_n(slot, __ATOMIC_ACQUIRE))
+    return device;
+  if (bytes == 0)
+    return nullptr;
+  ScopedContext scopedContext(__func__);
+  if (!scopedContext)
+    return nullptr;
+  unsigned long long size = bytes;
+  CUdeviceptr ptr = 0;
+  if (!check(cuMemAlloc(&ptr, bytes), __func__,
+             format("cuMemAlloc(%llu bytes) for a constant", size).c_str()))
+    return nullptr;
+  // A synchronous copy from pageable memory may return before the data has
+  // reached the device, and a kernel on a non-blocking stream does not wait
+  // for it: the context is synchronised once, here.
+  if (!check(cuMemcpyHtoD(ptr, hostData, bytes), __func__,
+             format("cuMemcpyHtoD(%llu bytes)", size).c_str()) ||
+      !QWHA_CU(cuCtxSynchronize())) {
+    QWHA_CU(cuMemFree(ptr));
+    return nullptr;
+  }
+  void *device = reinterpret_cast<void *>(ptr);
+  __atomic_store_n(slot, device, __ATOMIC_RELEASE);
+  return device;
+}
+
+extern "C" void qwhaCudaReleaseDeviceConstant(void **slot) {
+  void *device = __atomic_exchange_n(slot, nullptr, __ATOMIC_ACQ_REL);
+  if (!device)
+    return;
+  ScopedContext scopedContext(__func__);
+  if (!scopedContext)
+    return;
+  QWHA_CU(cuMemFree(devicePtr(device)));
+}

@@ -27,6 +27,7 @@ typedef void *CUcontext, *CUmodule, *CUfunction, *CUstream, *CUevent;
 enum {
   CUDA_SUCCESS = 0,
   CUDA_ERROR_INVALID_VALUE = 1,
+  CUDA_ERROR_OUT_OF_MEMORY = 2,
   CUDA_ERROR_INVALID_DEVICE = 101,
   CUDA_ERROR_NOT_FOUND = 500,
 };
@@ -182,6 +183,9 @@ EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
   case CUDA_ERROR_INVALID_VALUE:
     *name = "CUDA_ERROR_INVALID_VALUE";
     return CUDA_SUCCESS;
+  case CUDA_ERROR_OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    return CUDA_SUCCESS;
   case CUDA_ERROR_INVALID_DEVICE:
     *name = "CUDA_ERROR_INVALID_DEVICE";
     return CUDA_SUCCESS;
@@ -312,8 +316,13 @@ EXPORT CUresult cuEventSynchronize(CUevent event) {
 
 /*--- Memory ----------------------------------------------------------------*/
 
+/* More than this is out of memory: tests reach the runtime's failure paths. */
+#define MOCK_MEMORY_BYTES (1ull << 40)
+
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
   record("cuMemAlloc(%zu)", bytes);
+  if (bytes > MOCK_MEMORY_BYTES)
+    return CUDA_ERROR_OUT_OF_MEMORY;
   *dptr = allocate(bytes, DEVICE);
   return CUDA_SUCCESS;
 }
@@ -346,6 +355,26 @@ EXPORT CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
                               CUstream stream) {
   record("cuMemcpyAsync(%zu, stream 0x%lx)", bytes, H(stream));
   memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+  return CUDA_SUCCESS;
+}
+
+/* FNV-1a of the bytes copied: tests check what reached the device. */
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
+                                size_t bytes) {
+  if (!src) {
+    record("cuMemcpyHtoD(%zu, null source)", bytes);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  uint32_t hash = 2166136261u;
+  for (size_t i = 0; i < bytes; ++i)
+    hash = (hash ^ ((const unsigned char *)src)[i]) * 16777619u;
+  record("cuMemcpyHtoD(%zu, fnv1a 0x%08x)", bytes, hash);
+  memcpy((void *)(uintptr_t)dst, src, bytes);
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) {
+  record("cuCtxSynchronize");
   return CUDA_SUCCESS;
 }
 

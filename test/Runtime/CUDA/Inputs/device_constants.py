@@ -1,0 +1,120 @@
+"""Drives qwhaCudaDeviceConstant and qwhaCudaReleaseDeviceConstant over the
+mock driver (mock_libcuda.c, first in LD_LIBRARY_PATH as libcuda.so.1), as
+the host code of qwha-upload-kernel-constants calls them, and prints the
+driver calls each step made."""
+
+import ctypes
+import sys
+import threading
+import zlib
+
+lib = ctypes.CDLL(sys.argv[1])
+driver = ctypes.CDLL("libcuda.so.1")  # the mock the runtime loaded
+driver.mockCudaTakeLog.restype = ctypes.c_void_p
+driver.mockCudaFree.argtypes = [ctypes.c_void_p]
+
+c_void_p = ctypes.c_void_p
+lib.qwhaCudaTakeLastError.restype = c_void_p
+lib.qwhaCudaFreeError.argtypes = [c_void_p]
+lib.qwhaCudaDeviceConstant.restype = c_void_p
+lib.qwhaCudaDeviceConstant.argtypes = [ctypes.POINTER(c_void_p), c_void_p,
+                                       ctypes.c_uint64]
+lib.qwhaCudaReleaseDeviceConstant.argtypes = [ctypes.POINTER(c_void_p)]
+
+
+def calls():
+    text = driver.mockCudaTakeLog()
+    if not text:
+        return "(none)"
+    lines = ctypes.string_at(text).decode().strip()
+    driver.mockCudaFree(text)
+    return lines
+
+
+def take():
+    pointer = lib.qwhaCudaTakeLastError()
+    if not pointer:
+        return "none"
+    message = ctypes.string_at(pointer).decode()
+    lib.qwhaCudaFreeError(pointer)
+    return message
+
+
+def fnv1a(data):
+    value = 2166136261
+    for byte in data:
+        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
+    return f"0x{value:08x}"
+
+
+def step(title):
+    print("== " + title, flush=True)
+
+
+# 1000 floats 0, 1, ..., 999: the mock logs the FNV-1a of what it copied.
+table = (ctypes.c_float * 1000)(*range(1000))
+print("expected fnv1a:", fnv1a(bytes(table)))
+slot = c_void_p()
+
+step("first use")
+device = lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 4000)
+print(calls())
+print("slot holds the copy:", slot.value == device and device is not None)
+print("copy equals the table:",
+      ctypes.string_at(device, 4000) == bytes(table))
+print("error:", take())
+
+step("later uses")
+again = [lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 4000)
+         for _ in range(3)]
+print(calls())
+print("same copy:", all(d == device for d in again))
+
+step("threads racing for a new slot")
+racing = c_void_p()
+results = []
+threads = [threading.Thread(target=lambda: results.append(
+    lib.qwhaCudaDeviceConstant(ctypes.byref(racing), table, 4000)))
+    for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+log = calls().splitlines()
+print("uploads:", sum(line.startswith("cuMemcpyHtoD") for line in log))
+print("one copy for all:", len(set(results)) == 1 and results[0] == racing.value)
+
+step("release")
+lib.qwhaCudaReleaseDeviceConstant(ctypes.byref(slot))
+lib.qwhaCudaReleaseDeviceConstant(ctypes.byref(racing))
+print(calls())
+print("slot cleared:", slot.value is None)
+lib.qwhaCudaReleaseDeviceConstant(ctypes.byref(slot))
+print("released again:", calls())
+print("live allocations:", driver.mockCudaLiveAllocations())
+
+step("use after release uploads again")
+lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 4000)
+print(calls())
+lib.qwhaCudaReleaseDeviceConstant(ctypes.byref(slot))
+calls()
+
+step("no bytes")
+print("device:", lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 0))
+print(calls())
+print("error:", take())
+
+step("out of memory")
+lib.qwhaCudaSetPrintErrors.argtypes = [ctypes.c_bool]
+lib.qwhaCudaSetPrintErrors(False)
+print("device:", lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 1 << 41))
+print(calls())
+print("error:", take())
+print("slot stays empty:", slot.value is None)
+
+step("failed copy")
+print("device:", lib.qwhaCudaDeviceConstant(ctypes.byref(slot), None, 4000))
+print(calls())
+print("error:", take())
+print("slot stays empty:", slot.value is None)
+print("live allocations:", driver.mockCudaLiveAllocations())
