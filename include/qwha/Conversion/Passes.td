@@ -264,4 +264,54 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
   ];
 }
 
+def UploadKernelConstants
+    : Pass<"qwha-upload-kernel-constants", "mlir::ModuleOp"> {
+  let summary = "Keep large kernel constants in the host library and upload "
+                "them to device memory on first use";
+  let description = [{
+    Runs on a module whose kernels are outlined into `gpu.module`s and
+    launched with `gpu.launch_func` from host functions (the CUDA pipeline,
+    after `qwha-launch-loops-on-gpu`). A constant `memref.global` of a
+    kernel module is compiled into the kernel image: `gpu-module-to-binary`
+    writes it as PTX text and assembles it, which for a model's packed
+    weights and embedding tables is most of the compile time and twice the
+    library's size, and does not scale to billions of weights.
+
+    Each constant global of a kernel module larger than
+    `max-embedded-bytes`, read only by kernels, moves instead to a host
+    `memref.global` (the library's read-only data). The kernels reading it
+    take it as a new trailing argument: a bare `!llvm.ptr` marked
+    `llvm.noalias`, `llvm.readonly` and `llvm.align = 16` (the GPU lowering
+    drops `llvm.noalias` from memref arguments; with it the loads go
+    through the non-coherent cache, `ld.global.nc`, as reads of a constant
+    global did), viewed as the global through a static memref descriptor.
+    Each host function that launches them gets, at its entry, the device
+    copy of the constant from the runtime's
+    `qwhaCudaDeviceConstant(slot, host data, bytes)`: the first call
+    allocates device memory and copies the data into it, and later calls
+    return the pointer kept in `slot` (a private pointer global of the host
+    module). A destructor of the library frees the copies
+    (`qwhaCudaReleaseDeviceConstant`), as the module-unload destructor of
+    `gpu-to-llvm` frees the kernels. This is how IREE keeps constants: in
+    the host program's read-only data, uploaded once.
+
+    The kernels' descriptors are built in the LLVM dialect and cast to
+    memrefs with `builtin.unrealized_conversion_cast`, which the NVVM
+    lowering folds (index types 64 bits wide, its default). A constant
+    that is not a static, identity-layout memref of integers or floats, or
+    that a non-kernel function reads, stays in the kernel image.
+  }];
+  let options = [
+    Option<"maxEmbeddedBytes", "max-embedded-bytes", "int64_t",
+           /*default=*/"4096",
+           "Kernel constants of at most this many bytes stay in the kernel "
+           "image (0 moves all of them)">,
+  ];
+  let dependentDialects = [
+    "mlir::LLVM::LLVMDialect",
+    "mlir::arith::ArithDialect",
+    "mlir::memref::MemRefDialect",
+  ];
+}
+
 #endif // QWHA_CONVERSION_PASSES_TD

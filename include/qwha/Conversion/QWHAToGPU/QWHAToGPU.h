@@ -15,6 +15,7 @@ namespace qwha {
 #define GEN_PASS_DECL_CONVERTQWHATOGPU
 #define GEN_PASS_DECL_LAUNCHLOOPSONGPU
 #define GEN_PASS_DECL_PLACEBUFFERSONGPU
+#define GEN_PASS_DECL_UPLOADKERNELCONSTANTS
 #include "qwha/Conversion/Passes.h.inc"
 
 /// The gpu.module every kernel of a model goes to (convert-qwha-to-gpu's
