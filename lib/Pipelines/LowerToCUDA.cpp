@@ -68,6 +68,11 @@ void qwha::buildLowerToCUDAPassPipeline(OpPassManager &pm,
   // one synchronization at the end (none with a borrowed stream, see
   // qwhaCudaSetStream).
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  // Packed weights and tables stay in the library's read-only data rather
+  // than the PTX, which would take them as text.
+  UploadKernelConstantsOptions constants;
+  constants.maxEmbeddedBytes = options.maxEmbeddedConstantBytes;
+  pm.addPass(createUploadKernelConstants(constants));
 
   LowerToNVVMOptions nvvm;
   nvvm.chip = options.chip;

@@ -120,6 +120,10 @@ LogicalResult qwha::verifyLowerToCUDAOptions(
     return emitError("qwha-lower-to-cuda: loop-block-size must be a multiple "
                      "of 32 between 32 and 1024, got " +
                      Twine(options.loopBlockSize));
+  if (options.maxEmbeddedConstantBytes < 0)
+    return emitError("qwha-lower-to-cuda: max-embedded-constant-bytes must "
+                     "not be negative, got " +
+                     Twine(options.maxEmbeddedConstantBytes));
   return success();
 }
 

@@ -401,6 +401,51 @@ def test_mock_driver_compiled_library(tmp_path):
     assert out["live"] == 0
 
 
+def test_mock_driver_uploads_constants_once(tmp_path):
+    """A compiled layer whose packed weights (24 KiB) are more than the
+    kernel image keeps: they stay in the library, and the first call copies
+    them to the device, once; the second call only launches."""
+    from conftest import tool
+    if not os.path.isfile(CUDA_RUNTIME):
+        pytest.skip(f"{CUDA_RUNTIME} is not built")
+    source = os.path.join(SOURCE_DIR, "test", "Integration", "GPU", "Inputs",
+                          "q4-g128-b1.mlir")
+    library = tmp_path / "q4.so"
+    subprocess.run([tool("qwha-compile"), source, "--target=cuda", "-o",
+                    str(library)], check=True)
+    out = _run(_driver_dir(tmp_path, "mock"), library, """
+        import json
+        driver = ctypes.CDLL("libcuda.so.1")
+        driver.mockCudaTakeLog.restype = ctypes.c_void_p
+
+        def calls():
+            text = driver.mockCudaTakeLog()
+            return ctypes.string_at(text).decode().splitlines() if text else []
+
+        calls()
+        x = DeviceArray(np.ones((1, 2048), np.float32))
+        model.forward(x)
+        first = calls()
+        model.forward(x)
+        print(json.dumps({"first": first, "second": calls(),
+                          "live": driver.mockCudaLiveAllocations()}))
+    """)
+    out = json.loads(out)
+    # The 24x256 words of 4-bit codes; scales and offsets (1.5 KiB each)
+    # stay in the kernel image.
+    uploads = [c for c in out["first"] if c.startswith("cuMemcpyHtoD")]
+    assert len(uploads) == 1 and uploads[0].startswith("cuMemcpyHtoD(24576,"), \
+        out["first"]
+    assert out["first"].index("cuMemAlloc(24576)") < out["first"].index(uploads[0])
+    assert any(c.startswith("cuLaunchKernel") for c in out["first"])
+    second = out["second"]
+    assert any(c.startswith("cuLaunchKernel") for c in second)
+    assert not any(c.startswith(("cuMemAlloc(", "cuMemcpyHtoD", "cuCtxSynchronize"))
+                   for c in second), second
+    # The device copy lives until the library is unloaded.
+    assert out["live"] == 1
+
+
 # --- A GPU: the artefacts of scripts/gpu-check.py build -------------------------
 
 

@@ -198,6 +198,13 @@ struct LowerToCUDAOptions
                      "a model (attention, norms, activations; "
                      "qwha-launch-loops-on-gpu)"),
       llvm::cl::init(256)};
+  PassOptions::Option<int64_t> maxEmbeddedConstantBytes{
+      *this, "max-embedded-constant-bytes",
+      llvm::cl::desc("Kernel constants (packed weights, tables) of more "
+                     "bytes stay in the host library and are uploaded to "
+                     "the GPU on first use instead of being compiled into "
+                     "the kernel image (qwha-upload-kernel-constants)"),
+      llvm::cl::init(4096)};
 
   /// mma-min-batch's default: chosen from the chip.
   static constexpr int64_t kAutoMmaMinBatch = -1;

@@ -1,5 +1,6 @@
-"""Pins the mgpu* runtime ABI: reads the `declare`s of @mgpu* functions in
-LLVM IR files that mlir-translate produced, checks that each is a defined
+"""Pins the mgpu* runtime ABI: reads the `declare`s of @mgpu* functions (and
+of the qwhaCuda* functions generated code calls) in LLVM IR files that
+mlir-translate or qwha-compile produced, checks that each is a defined
 dynamic symbol of libqwha_cuda_runtime.so (from `llvm-nm -D --defined-only`
 output), and writes a C++ file whose static_asserts compare the declaration
 in include/qwha/Runtime/CudaRuntime.h (which the library's definitions must
@@ -10,7 +11,7 @@ import argparse
 import re
 import sys
 
-DECLARE = re.compile(r"^declare\s+(?:[\w\s]*?\s)?(\S+)\s+@(mgpu\w+)\((.*)\)")
+DECLARE = re.compile(r"^declare\s+(?:[\w\s]*?\s)?(\S+)\s+@(mgpu\w+|qwhaCuda\w+)\((.*)\)")
 
 # LLVM IR type -> tag type of the generated C++ (see PRELUDE).
 TYPES = {"void": "void_", "ptr": "ptr", "i8": "i<8>", "i16": "i<16>",
