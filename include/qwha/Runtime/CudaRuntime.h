@@ -175,8 +175,9 @@ QWHA_CUDA_RUNTIME_EXPORT void mgpuSetDefaultDevice(int32_t device);
 
 /* Takes the sticky error: the message of the first failure since the last
    call (with a count of later failures, if any), or null when there was
-   none, and clears it. Thread-safe; errors are process-wide. Free the
-   message with qwhaCudaFreeError. */
+   none, and clears it. Thread-safe; errors are process-wide. Also lets the
+   calling thread launch kernels again after a failed
+   qwhaCudaDeviceConstant. Free the message with qwhaCudaFreeError. */
 QWHA_CUDA_RUNTIME_EXPORT char *qwhaCudaTakeLastError(void);
 /* Frees a message qwhaCudaTakeLastError returned; null is allowed. */
 QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaFreeError(char *message);
@@ -213,15 +214,22 @@ QWHA_CUDA_RUNTIME_EXPORT bool qwhaCudaIsStreamSet(bool *synchronize);
    made once and kept in `*slot`. The first call, with `*slot` null,
    allocates device memory in the primary context of the calling thread's
    default device (cuMemAlloc, not stream-ordered: the copy outlives every
-   stream), copies the data, waits until the copy is done (the kernels
-   reading it may run on any stream) and stores the pointer in `*slot`.
-   Later calls return `*slot`. Thread-safe. On failure (reported) returns
-   null and leaves `*slot` null, so that the next call tries again. */
+   stream), copies the data on a stream of its own and waits for that copy
+   (not for other work), and stores the pointer in `*slot`. Later calls
+   return `*slot`. Thread-safe. Not during stream capture: make one call
+   before capturing a CUDA graph. On failure (reported) returns null, leaves
+   `*slot` null (the next call tries again) and makes the calling thread's
+   mgpuLaunchKernel and mgpuLaunchClusterKernel do nothing until
+   qwhaCudaTakeLastError takes the error: generated code launches its
+   kernels regardless, and a kernel reading a null pointer would leave the
+   context unusable for the whole process. */
 QWHA_CUDA_RUNTIME_EXPORT void *qwhaCudaDeviceConstant(void **slot,
                                                       const void *hostData,
                                                       uint64_t bytes);
 /* void (ptr): frees the device copy in `*slot`, if there is one, and clears
-   the slot. A generated library calls it from its destructor. */
+   the slot (in the primary context of the calling thread's default device,
+   which must be the one it was made in). A generated library calls it from
+   its destructor. */
 QWHA_CUDA_RUNTIME_EXPORT void qwhaCudaReleaseDeviceConstant(void **slot);
 
 #ifdef __cplusplus

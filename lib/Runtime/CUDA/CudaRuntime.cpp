@@ -184,6 +184,10 @@ private:
 
 CUdeviceptr devicePtr(void *ptr) { return reinterpret_cast<CUdeviceptr>(ptr); }
 
+/// Set when qwhaCudaDeviceConstant failed on this thread: its launches are
+/// skipped until qwhaCudaTakeLastError takes the error.
+thread_local bool skipLaunches = false;
+
 //===----------------------------------------------------------------------===//
 // Borrowed streams
 //===----------------------------------------------------------------------===//
@@ -327,6 +331,8 @@ extern "C" void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
                                  intptr_t blockZ, int32_t smem,
                                  CUstream stream, void **params, void **extra,
                                  size_t /*paramsCount*/) {
+  if (skipLaunches)
+    return;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return;
@@ -360,6 +366,8 @@ extern "C" void mgpuLaunchClusterKernel(
     intptr_t clusterZ, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
     intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t smem,
     CUstream stream, void **params, void **extra) {
+  if (skipLaunches)
+    return;
   ScopedContext scopedContext(__func__);
   if (!scopedContext)
     return;
@@ -599,6 +607,7 @@ extern "C" void mgpuSetDefaultDevice(int32_t device) {
 //===----------------------------------------------------------------------===//
 
 extern "C" char *qwhaCudaTakeLastError(void) {
+  skipLaunches = false;
   ErrorState &state = errors();
   std::lock_guard<std::mutex> lock(state.mutex);
   if (state.first.empty())
@@ -637,33 +646,59 @@ extern "C" bool qwhaCudaIsStreamSet(bool *synchronize) {
   return borrowed.active;
 }
 
+namespace {
+/// Guards every slot: one upload or release at a time, so a second caller
+/// waits and then finds the slot set. Never destroyed: a library's
+/// destructor may run after this one's.
+std::mutex &deviceConstantMutex() {
+  static std::mutex *mutex = new std::mutex;
+  return *mutex;
+}
+
+/// Uploads `bytes` at `hostData` into a new allocation, or returns 0
+/// (reported).
+CUdeviceptr uploadConstant(const char *where, const void *hostData,
+                           uint64_t bytes) {
+  unsigned long long size = bytes;
+  CUdeviceptr ptr = 0;
+  if (!check(cuMemAlloc(&ptr, bytes), where,
+             format("cuMemAlloc(%llu bytes) for a constant", size).c_str()))
+    return 0;
+  // On a stream of its own, waited for: the kernels reading the copy may
+  // run on any stream, and a synchronous copy from pageable memory may
+  // return before the data has arrived. Other work is not waited for.
+  CUstream stream = nullptr;
+  bool copied =
+      check(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), where,
+            "cuStreamCreate") &&
+      check(cuMemcpyHtoDAsync(ptr, hostData, bytes, stream), where,
+            format("cuMemcpyHtoDAsync(%llu bytes)", size).c_str()) &&
+      check(cuStreamSynchronize(stream), where, "cuStreamSynchronize");
+  if (stream)
+    check(cuStreamDestroy(stream), where, "cuStreamDestroy");
+  if (copied)
+    return ptr;
+  check(cuMemFree(ptr), where, "cuMemFree");
+  return 0;
+}
+} // namespace
+
 extern "C" void *qwhaCudaDeviceConstant(void **slot, const void *hostData,
                                         uint64_t bytes) {
   if (void *device = __atomic_load_n(slot, __ATOMIC_ACQUIRE))
     return device;
-  // One upload at a time: a second caller waits, then finds the slot set.
-  // Never destroyed: a library's destructor may run after this one's.
-  static std::mutex *mutex = new std::mutex;
-  std::lock_guard<std::mutex> lock(*mutex);
+  std::lock_guard<std::mutex> lock(deviceConstantMutex());
   if (void *device = __atomic_load_n(slot, __ATOMIC_ACQUIRE))
     return device;
   if (bytes == 0)
     return nullptr;
   ScopedContext scopedContext(__func__);
-  if (!scopedContext)
-    return nullptr;
-  unsigned long long size = bytes;
-  CUdeviceptr ptr = 0;
-  if (!check(cuMemAlloc(&ptr, bytes), __func__,
-             format("cuMemAlloc(%llu bytes) for a constant", size).c_str()))
-    return nullptr;
-  // A synchronous copy from pageable memory may return before the data has
-  // reached the device, and a kernel on a non-blocking stream does not wait
-  // for it: the context is synchronised once, here.
-  if (!check(cuMemcpyHtoD(ptr, hostData, bytes), __func__,
-             format("cuMemcpyHtoD(%llu bytes)", size).c_str()) ||
-      !QWHA_CU(cuCtxSynchronize())) {
-    QWHA_CU(cuMemFree(ptr));
+  CUdeviceptr ptr = scopedContext ? uploadConstant(__func__, hostData, bytes)
+                                  : 0;
+  if (!ptr) {
+    // The host code launches its kernels anyway, with a null pointer: the
+    // fault would poison the context for every user of the process.
+    skipLaunches = true;
     return nullptr;
   }
   void *device = reinterpret_cast<void *>(ptr);
@@ -672,6 +707,7 @@ extern "C" void *qwhaCudaDeviceConstant(void **slot, const void *hostData,
 }
 
 extern "C" void qwhaCudaReleaseDeviceConstant(void **slot) {
+  std::lock_guard<std::mutex> lock(deviceConstantMutex());
   void *device = __atomic_exchange_n(slot, nullptr, __ATOMIC_ACQ_REL);
   if (!device)
     return;

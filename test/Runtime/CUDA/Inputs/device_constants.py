@@ -20,6 +20,20 @@ lib.qwhaCudaDeviceConstant.restype = c_void_p
 lib.qwhaCudaDeviceConstant.argtypes = [ctypes.POINTER(c_void_p), c_void_p,
                                        ctypes.c_uint64]
 lib.qwhaCudaReleaseDeviceConstant.argtypes = [ctypes.POINTER(c_void_p)]
+lib.qwhaCudaSetPrintErrors.argtypes = [ctypes.c_bool]
+lib.mgpuLaunchKernel.argtypes = [c_void_p] + [ctypes.c_int64] * 6 + [
+    ctypes.c_int32, c_void_p, c_void_p, c_void_p, ctypes.c_size_t]
+
+
+# A "kernel" for the mock driver, which calls it as a host function.
+@ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p))
+def kernel(params):
+    pass
+
+
+def launch():
+    lib.mgpuLaunchKernel(ctypes.cast(kernel, c_void_p), 1, 1, 1, 32, 1, 1, 0,
+                         None, None, None, 0)
 
 
 def calls():
@@ -71,17 +85,27 @@ print(calls())
 print("same copy:", all(d == device for d in again))
 
 step("threads racing for a new slot")
+# Released together, while the first upload is slowed down in the mock's
+# cuMemAlloc (MOCK_CUDA_ALLOC_DELAY_US): the others find the slot empty.
 racing = c_void_p()
 results = []
-threads = [threading.Thread(target=lambda: results.append(
-    lib.qwhaCudaDeviceConstant(ctypes.byref(racing), table, 4000)))
-    for _ in range(8)]
+barrier = threading.Barrier(8)
+
+
+def race():
+    barrier.wait()
+    results.append(lib.qwhaCudaDeviceConstant(ctypes.byref(racing), table,
+                                              4000))
+
+
+threads = [threading.Thread(target=race) for _ in range(8)]
 for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
 log = calls().splitlines()
 print("uploads:", sum(line.startswith("cuMemcpyHtoD") for line in log))
+print("allocations:", sum(line.startswith("cuMemAlloc") for line in log))
 print("one copy for all:", len(set(results)) == 1 and results[0] == racing.value)
 
 step("release")
@@ -105,12 +129,14 @@ print(calls())
 print("error:", take())
 
 step("out of memory")
-lib.qwhaCudaSetPrintErrors.argtypes = [ctypes.c_bool]
 lib.qwhaCudaSetPrintErrors(False)
 print("device:", lib.qwhaCudaDeviceConstant(ctypes.byref(slot), table, 1 << 41))
+launch()
 print(calls())
 print("error:", take())
 print("slot stays empty:", slot.value is None)
+launch()
+print("after the error was taken:", calls())
 
 step("failed copy")
 print("device:", lib.qwhaCudaDeviceConstant(ctypes.byref(slot), None, 4000))
@@ -118,3 +144,13 @@ print(calls())
 print("error:", take())
 print("slot stays empty:", slot.value is None)
 print("live allocations:", driver.mockCudaLiveAllocations())
+
+step("a failed upload on another thread")
+failing = threading.Thread(target=lambda: lib.qwhaCudaDeviceConstant(
+    ctypes.byref(slot), None, 4000))
+failing.start()
+failing.join()
+calls()
+launch()
+print("this thread launches:", calls())
+take()

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -320,6 +321,11 @@ EXPORT CUresult cuEventSynchronize(CUevent event) {
 #define MOCK_MEMORY_BYTES (1ull << 40)
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
+  /* MOCK_CUDA_ALLOC_DELAY_US slows allocations down, so that tests of
+     concurrent callers overlap. */
+  const char *delay = getenv("MOCK_CUDA_ALLOC_DELAY_US");
+  if (delay)
+    usleep((useconds_t)atoi(delay));
   record("cuMemAlloc(%zu)", bytes);
   if (bytes > MOCK_MEMORY_BYTES)
     return CUDA_ERROR_OUT_OF_MEMORY;
@@ -359,22 +365,19 @@ EXPORT CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
 }
 
 /* FNV-1a of the bytes copied: tests check what reached the device. */
-EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src,
-                                size_t bytes) {
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src,
+                                     size_t bytes, CUstream stream) {
   if (!src) {
-    record("cuMemcpyHtoD(%zu, null source)", bytes);
+    record("cuMemcpyHtoDAsync(%zu, null source, stream 0x%lx)", bytes,
+           H(stream));
     return CUDA_ERROR_INVALID_VALUE;
   }
   uint32_t hash = 2166136261u;
   for (size_t i = 0; i < bytes; ++i)
     hash = (hash ^ ((const unsigned char *)src)[i]) * 16777619u;
-  record("cuMemcpyHtoD(%zu, fnv1a 0x%08x)", bytes, hash);
+  record("cuMemcpyHtoDAsync(%zu, fnv1a 0x%08x, stream 0x%lx)", bytes, hash,
+         H(stream));
   memcpy((void *)(uintptr_t)dst, src, bytes);
-  return CUDA_SUCCESS;
-}
-
-EXPORT CUresult cuCtxSynchronize(void) {
-  record("cuCtxSynchronize");
   return CUDA_SUCCESS;
 }
 
