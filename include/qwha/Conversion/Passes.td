@@ -297,9 +297,18 @@ def UploadKernelConstants
 
     The kernels' descriptors are built in the LLVM dialect and cast to
     memrefs with `builtin.unrealized_conversion_cast`, which the NVVM
-    lowering folds (index types 64 bits wide, its default). A constant
-    that is not a static, identity-layout memref of integers or floats, or
-    that a non-kernel function reads, stays in the kernel image.
+    lowering folds (with the index width of the kernel module's data
+    layout, as `convert-gpu-to-nvvm` derives it). The module's own
+    `llvm.mlir.global_dtors` are kept after the new destructor.
+
+    Stays in the kernel image: a public global (the driver may look it up
+    by name); one outside global memory; one that is not a static,
+    identity-layout memref of integers or floats of up to 8, 16, 32 or 64
+    bits (host and device pad other widths differently); one that a
+    non-kernel function reads, or a kernel not launched from a `func.func`
+    of the module (no entry to get the copy at, or no launch to pass it).
+    A symbol with the name of a runtime function and another type is an
+    error, reported before anything changes.
   }];
   let options = [
     Option<"maxEmbeddedBytes", "max-embedded-bytes", "int64_t",

@@ -55,26 +55,43 @@ struct MovedConstant {
   LLVM::GlobalOp slot;
 };
 
-/// The bytes of `type`'s data as the host lays it out (sub-byte integers
-/// take a byte each, as in an LLVM array), or nullopt for a memref this pass
-/// leaves in the kernel image.
+/// The bytes of `type`'s data as the host lays it out, or nullopt for a
+/// memref this pass leaves in the kernel image. Elements of up to 8 bits
+/// take a byte each in an LLVM array, as on the device; other widths than
+/// 16, 32 and 64 bits (i24, f80) are padded differently by host and device
+/// data layouts and stay.
 std::optional<int64_t> getHostBytes(MemRefType type) {
   if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
       !type.getElementType().isIntOrFloat())
     return std::nullopt;
-  int64_t elementBytes =
-      llvm::divideCeil(type.getElementType().getIntOrFloatBitWidth(), 8);
-  return type.getNumElements() * elementBytes;
+  unsigned bits = type.getElementType().getIntOrFloatBitWidth();
+  if (bits > 8 && bits != 16 && bits != 32 && bits != 64)
+    return std::nullopt;
+  return type.getNumElements() * llvm::divideCeil(bits, 8);
+}
+
+/// Whether a kernel reading global memory can view a device allocation as
+/// `type`: no memory space, or the global one (not constant or shared
+/// memory, which a generic pointer cannot be cast into).
+bool isInGlobalMemory(MemRefType type) {
+  Attribute space = type.getMemorySpace();
+  if (!space)
+    return true;
+  auto gpuSpace = dyn_cast<gpu::AddressSpaceAttr>(space);
+  return gpuSpace && gpuSpace.getValue() == gpu::AddressSpace::Global;
 }
 
 /// Whether every use of `global` in `kernels` is a memref.get_global in a
-/// kernel: only a kernel has arguments a launch can fill.
-bool isReadByKernelsOnly(memref::GlobalOp global, gpu::GPUModuleOp kernels) {
+/// kernel of `launchedKernels`: only a kernel has arguments, and only the
+/// launches of this module can be given the new ones.
+bool isReadByLaunchedKernelsOnly(memref::GlobalOp global,
+                                 gpu::GPUModuleOp kernels,
+                                 const DenseSet<Operation *> &launchedKernels) {
   std::optional<SymbolTable::UseRange> uses =
       SymbolTable::getSymbolUses(global, kernels);
   if (!uses)
     return false;
-  return llvm::all_of(*uses, [](SymbolTable::SymbolUse use) {
+  return llvm::all_of(*uses, [&](SymbolTable::SymbolUse use) {
     auto read = dyn_cast<memref::GetGlobalOp>(use.getUser());
     if (!read)
       return false;
@@ -82,7 +99,7 @@ bool isReadByKernelsOnly(memref::GlobalOp global, gpu::GPUModuleOp kernels) {
     // that is not isolated from above.
     auto kernel = dyn_cast<gpu::GPUFuncOp>(
         read->getParentWithTrait<OpTrait::IsIsolatedFromAbove>());
-    return kernel && kernel.isKernel();
+    return kernel && kernel.isKernel() && launchedKernels.contains(kernel);
   });
 }
 
@@ -93,19 +110,23 @@ struct UploadKernelConstantsPass
 
 private:
   /// The constants of `kernels` to move, in the module's order.
-  SmallVector<MovedConstant> findMovableConstants(gpu::GPUModuleOp kernels);
+  SmallVector<MovedConstant>
+  findMovableConstants(gpu::GPUModuleOp kernels,
+                       const DenseSet<Operation *> &launchedKernels);
   /// Creates the host global and the slot of `constant`.
   void createHostGlobals(MovedConstant &constant, SymbolTable &hostSymbols);
   /// The device copy of `constant`, got once at the entry of `function`.
   Value getDeviceConstant(func::FuncOp function, MovedConstant &constant);
-  /// Declares the runtime functions, once.
+  /// Fails, naming the op, if a symbol of the module has the name of a
+  /// runtime function but not its type.
+  LogicalResult checkRuntimeSymbols(ModuleOp module);
+  /// Declares the runtime functions (checked first).
   void declareRuntime(ModuleOp module);
-  /// Adds the library destructor that frees the device copies.
-  LogicalResult addReleaseDestructor(ModuleOp module,
-                                     ArrayRef<MovedConstant *> constants);
+  /// Adds the library destructor that frees the device copies, to the
+  /// module's global destructors if it has some.
+  void addReleaseDestructor(ModuleOp module, SymbolTable &hostSymbols,
+                            ArrayRef<MovedConstant *> constants);
 
-  /// Builds the kernels' memref descriptors; set for the duration of a run.
-  const LLVMTypeConverter *typeConverter = nullptr;
   LLVM::LLVMFuncOp deviceConstantFn;
   LLVM::LLVMFuncOp releaseFn;
   DenseMap<std::pair<Operation *, MovedConstant *>, Value> deviceValues;
@@ -113,18 +134,19 @@ private:
 
 } // namespace
 
-SmallVector<MovedConstant>
-UploadKernelConstantsPass::findMovableConstants(gpu::GPUModuleOp kernels) {
+SmallVector<MovedConstant> UploadKernelConstantsPass::findMovableConstants(
+    gpu::GPUModuleOp kernels, const DenseSet<Operation *> &launchedKernels) {
   SmallVector<MovedConstant> moved;
   for (auto global : kernels.getOps<memref::GlobalOp>()) {
+    // A public global may be looked up by name (cuModuleGetGlobal).
     if (!global.getConstant() || !global.getInitialValue() ||
-        global.isUninitialized())
+        global.isUninitialized() || !global.isPrivate())
       continue;
     MemRefType type = global.getType();
     std::optional<int64_t> bytes = getHostBytes(type);
-    if (!bytes || *bytes <= maxEmbeddedBytes)
+    if (!bytes || *bytes <= maxEmbeddedBytes || !isInGlobalMemory(type))
       continue;
-    if (!isReadByKernelsOnly(global, kernels))
+    if (!isReadByLaunchedKernelsOnly(global, kernels, launchedKernels))
       continue;
     MovedConstant constant;
     constant.kernelGlobal = global;
@@ -161,23 +183,43 @@ void UploadKernelConstantsPass::createHostGlobals(MovedConstant &constant,
   hostSymbols.insert(constant.slot);
 }
 
-void UploadKernelConstantsPass::declareRuntime(ModuleOp module) {
-  if (deviceConstantFn)
-    return;
-  MLIRContext *context = &getContext();
+/// The runtime's functions: name and LLVM type.
+static SmallVector<std::pair<StringRef, LLVM::LLVMFunctionType>>
+getRuntimeFunctions(MLIRContext *context) {
   auto pointer = LLVM::LLVMPointerType::get(context);
   auto i64 = IntegerType::get(context, 64);
+  return {{kDeviceConstantFn,
+           LLVM::LLVMFunctionType::get(pointer, {pointer, pointer, i64})},
+          {kReleaseDeviceConstantFn,
+           LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context),
+                                       {pointer})}};
+}
+
+LogicalResult UploadKernelConstantsPass::checkRuntimeSymbols(ModuleOp module) {
+  for (auto [name, type] : getRuntimeFunctions(&getContext())) {
+    Operation *existing = module.lookupSymbol(name);
+    if (!existing)
+      continue;
+    auto function = dyn_cast<LLVM::LLVMFuncOp>(existing);
+    if (!function || function.getFunctionType() != type)
+      return existing->emitOpError("is named ")
+             << name << ", the CUDA runtime function of type " << type
+             << " that qwha-upload-kernel-constants calls";
+  }
+  return success();
+}
+
+void UploadKernelConstantsPass::declareRuntime(ModuleOp module) {
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  auto declare = [&](StringRef name, Type result, ArrayRef<Type> params) {
-    if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
-      return existing;
-    return LLVM::LLVMFuncOp::create(
-        b, module.getLoc(), name, LLVM::LLVMFunctionType::get(result, params));
-  };
-  deviceConstantFn =
-      declare(kDeviceConstantFn, pointer, {pointer, pointer, i64});
-  releaseFn = declare(kReleaseDeviceConstantFn,
-                      LLVM::LLVMVoidType::get(context), {pointer});
+  SmallVector<LLVM::LLVMFuncOp> functions;
+  for (auto [name, type] : getRuntimeFunctions(&getContext())) {
+    auto function = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!function)
+      function = LLVM::LLVMFuncOp::create(b, module.getLoc(), name, type);
+    functions.push_back(function);
+  }
+  deviceConstantFn = functions[0];
+  releaseFn = functions[1];
 }
 
 Value UploadKernelConstantsPass::getDeviceConstant(func::FuncOp function,
@@ -204,13 +246,9 @@ Value UploadKernelConstantsPass::getDeviceConstant(func::FuncOp function,
   return value;
 }
 
-LogicalResult UploadKernelConstantsPass::addReleaseDestructor(
-    ModuleOp module, ArrayRef<MovedConstant *> constants) {
-  if (auto existing = module.getOps<LLVM::GlobalDtorsOp>(); !existing.empty())
-    return (*existing.begin())
-        ->emitOpError(
-            "is already in the module; qwha-upload-kernel-constants adds the "
-            "library destructor that frees the device copies of the constants");
+void UploadKernelConstantsPass::addReleaseDestructor(
+    ModuleOp module, SymbolTable &hostSymbols,
+    ArrayRef<MovedConstant *> constants) {
   Location loc = module.getLoc();
   MLIRContext *context = &getContext();
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
@@ -218,21 +256,29 @@ LogicalResult UploadKernelConstantsPass::addReleaseDestructor(
       b, loc, "__qwha_release_device_constants",
       LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {}),
       LLVM::Linkage::Internal);
-  SymbolTable(module).insert(release);
+  hostSymbols.insert(release); // renames on a clash
   b.setInsertionPointToStart(release.addEntryBlock(b));
   for (MovedConstant *constant : constants)
     LLVM::CallOp::create(
         b, loc, releaseFn,
         ValueRange{LLVM::AddressOfOp::create(b, loc, constant->slot)});
   LLVM::ReturnOp::create(b, loc, ValueRange());
+  // Before upstream's module unload (priority 123), though the order does
+  // not matter: the copies are separate allocations.
+  SmallVector<Attribute> dtors = {FlatSymbolRefAttr::get(release)};
+  SmallVector<Attribute> priorities = {b.getI32IntegerAttr(124)};
+  SmallVector<Attribute> data = {LLVM::ZeroAttr::get(context)};
+  auto existing = module.getOps<LLVM::GlobalDtorsOp>();
+  if (!existing.empty()) {
+    LLVM::GlobalDtorsOp old = *existing.begin();
+    llvm::append_range(dtors, old.getDtors());
+    llvm::append_range(priorities, old.getPriorities());
+    llvm::append_range(data, old.getData());
+    old.erase();
+  }
   b.setInsertionPointAfter(release);
-  LLVM::GlobalDtorsOp::create(
-      b, loc, b.getArrayAttr(FlatSymbolRefAttr::get(release)),
-      // Before upstream's module unload (priority 123), though the order
-      // does not matter: the copies are separate allocations.
-      b.getArrayAttr(b.getI32IntegerAttr(124)),
-      b.getArrayAttr(LLVM::ZeroAttr::get(context)));
-  return success();
+  LLVM::GlobalDtorsOp::create(b, loc, b.getArrayAttr(dtors),
+                              b.getArrayAttr(priorities), b.getArrayAttr(data));
 }
 
 void UploadKernelConstantsPass::runOnOperation() {
@@ -246,10 +292,30 @@ void UploadKernelConstantsPass::runOnOperation() {
   deviceConstantFn = {};
   releaseFn = {};
   deviceValues.clear();
+
+  // The kernels every launch of which is in a function of the module: the
+  // host code that can get the device copies at its entry. Checked before
+  // anything changes.
+  DenseSet<Operation *> launchedKernels, launchedElsewhere;
+  module.walk([&](gpu::LaunchFuncOp launch) {
+    auto kernel = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        launch, launch.getKernel());
+    if (!kernel)
+      return;
+    auto function = dyn_cast<func::FuncOp>(
+        launch->getParentWithTrait<OpTrait::IsIsolatedFromAbove>());
+    if (function && function->getParentOp() == module)
+      launchedKernels.insert(kernel);
+    else
+      launchedElsewhere.insert(kernel);
+  });
+  for (Operation *kernel : launchedElsewhere)
+    launchedKernels.erase(kernel);
+
   // Filled first, then only pointed into.
   SmallVector<SmallVector<MovedConstant>> movedPerModule;
   for (auto kernels : module.getOps<gpu::GPUModuleOp>())
-    movedPerModule.push_back(findMovableConstants(kernels));
+    movedPerModule.push_back(findMovableConstants(kernels, launchedKernels));
   DenseMap<Operation *, MovedConstant *> movedByGlobal;
   SmallVector<MovedConstant *> allMoved;
   for (SmallVector<MovedConstant> &moved : movedPerModule)
@@ -259,11 +325,9 @@ void UploadKernelConstantsPass::runOnOperation() {
     }
   if (allMoved.empty())
     return;
+  if (failed(checkRuntimeSymbols(module)))
+    return signalPassFailure();
 
-  // Index types are 64 bits wide on the host (gpu-to-llvm) and in kernels
-  // (convert-gpu-to-nvvm's default), as the pipelines lower them.
-  LLVMTypeConverter converter(&getContext());
-  typeConverter = &converter;
   SymbolTable hostSymbols(module);
   for (MovedConstant *constant : allMoved)
     createHostGlobals(*constant, hostSymbols);
@@ -275,6 +339,9 @@ void UploadKernelConstantsPass::runOnOperation() {
   auto pointer = LLVM::LLVMPointerType::get(context);
   for (auto kernels : module.getOps<gpu::GPUModuleOp>()) {
     SymbolTable kernelSymbols(kernels);
+    // The kernels' index width, as convert-gpu-to-nvvm derives it.
+    LLVMTypeConverter converter(
+        context, LowerToLLVMOptions(context, DataLayout(kernels)));
     for (auto kernel : kernels.getOps<gpu::GPUFuncOp>()) {
       // The distinct moved globals the kernel reads, in reading order.
       llvm::MapVector<MovedConstant *, SmallVector<memref::GetGlobalOp>> reads;
@@ -309,8 +376,7 @@ void UploadKernelConstantsPass::runOnOperation() {
         // The kernel's view of it, as the global was: a static descriptor
         // that the NVVM lowering folds away.
         Value descriptor = MemRefDescriptor::fromStaticShape(
-            b, loc, *typeConverter, constant->hostType,
-            kernel.getArgument(index));
+            b, loc, converter, constant->hostType, kernel.getArgument(index));
         Value view = UnrealizedConversionCastOp::create(
                          b, loc, constant->hostType, descriptor)
                          .getResult(0);
@@ -326,32 +392,22 @@ void UploadKernelConstantsPass::runOnOperation() {
     }
   }
 
-  WalkResult launched = module.walk([&](gpu::LaunchFuncOp launch) {
+  module.walk([&](gpu::LaunchFuncOp launch) {
     auto kernel = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
         launch, launch.getKernel());
     auto arguments = kernelArguments.find(kernel);
     if (arguments == kernelArguments.end())
-      return WalkResult::advance();
-    auto function = dyn_cast<func::FuncOp>(
+      return;
+    // Only kernels launched from the module's functions have arguments.
+    auto function = cast<func::FuncOp>(
         launch->getParentWithTrait<OpTrait::IsIsolatedFromAbove>());
-    if (!function || function->getParentOp() != module) {
-      launch.emitOpError("launches ")
-          << launch.getKernel()
-          << ", which reads constants the host uploads, outside a function "
-             "of the module";
-      return WalkResult::interrupt();
-    }
     SmallVector<Value> values;
     for (MovedConstant *constant : arguments->second)
       values.push_back(getDeviceConstant(function, *constant));
     launch.getKernelOperandsMutable().append(values);
-    return WalkResult::advance();
   });
-  if (launched.wasInterrupted())
-    return signalPassFailure();
 
   for (MovedConstant *constant : allMoved)
     constant->kernelGlobal.erase();
-  if (failed(addReleaseDestructor(module, allMoved)))
-    return signalPassFailure();
+  addReleaseDestructor(module, hostSymbols, allMoved);
 }

@@ -35,8 +35,15 @@
 // CHECK:             %[[K0:.*]] = llvm.insertvalue %[[KT]], %{{.*}}[0]
 // CHECK:             %[[K1:.*]] = llvm.insertvalue %[[KT]], %[[K0]][1]
 // CHECK:             %[[KOFFSET:.*]] = llvm.mlir.constant(0 : index) : i64
-// CHECK:             llvm.insertvalue %[[KOFFSET]], %[[K1]][2]
-// CHECK:             %[[KDESC:.*]] = llvm.insertvalue %{{.*}}[4, 1]
+// CHECK:             %[[K2:.*]] = llvm.insertvalue %[[KOFFSET]], %[[K1]][2]
+// CHECK:             %[[KROWS:.*]] = llvm.mlir.constant(64 : index) : i64
+// CHECK:             %[[K3:.*]] = llvm.insertvalue %[[KROWS]], %[[K2]][3, 0]
+// CHECK:             %[[KROWSTRIDE:.*]] = llvm.mlir.constant(32 : index) : i64
+// CHECK:             %[[K4:.*]] = llvm.insertvalue %[[KROWSTRIDE]], %[[K3]][4, 0]
+// CHECK:             %[[KCOLS:.*]] = llvm.mlir.constant(32 : index) : i64
+// CHECK:             %[[K5:.*]] = llvm.insertvalue %[[KCOLS]], %[[K4]][3, 1]
+// CHECK:             %[[KCOLSTRIDE:.*]] = llvm.mlir.constant(1 : index) : i64
+// CHECK:             %[[KDESC:.*]] = llvm.insertvalue %[[KCOLSTRIDE]], %[[K5]][4, 1]
 // CHECK-NEXT:        %[[KVIEW:.*]] = builtin.unrealized_conversion_cast %[[KDESC]] : !llvm.struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)> to memref<64x32xf32>
 // CHECK-NEXT:        %[[CAST:.*]] = memref.memory_space_cast %[[KVIEW]] : memref<64x32xf32> to memref<64x32xf32, #gpu.address_space<global>>
 // CHECK:             %[[SMALL:.*]] = memref.get_global @small
@@ -151,8 +158,13 @@ module attributes {gpu.container_module} {
 
 // Left in the kernel image, even with max-embedded-bytes=0: a mutable
 // global, a global a device function (not a kernel) reads, a table of
-// index elements (whose width the device decides) and an uninitialized
-// constant. With nothing moved, the runtime is not declared.
+// index elements (whose width the device decides), an uninitialized
+// constant, a public constant (the driver may look it up by name), one in
+// workgroup memory (no generic pointer casts into it), an i24 table (padded
+// differently on host and device), a table only a kernel launched from an
+// llvm.func reads (no func.func entry to get it at) and one only a kernel
+// never launched here reads (no launch to give it). With nothing moved,
+// the runtime is not declared.
 
 // CHECK-LABEL: func.func @kept(
 // CHECK-NOT:       qwhaCudaDeviceConstant
@@ -162,8 +174,15 @@ module attributes {gpu.container_module} {
 // CHECK-DAG:       memref.global "private" constant @helper_table : memref<2048xf32>
 // CHECK-DAG:       memref.global "private" constant @indices : memref<2048xindex>
 // CHECK-DAG:       memref.global "private" constant @empty : memref<2048xf32>
+// CHECK-DAG:       memref.global constant @public_table : memref<2048xf32>
+// CHECK-DAG:       memref.global "private" constant @shared_table : memref<2048xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG:       memref.global "private" constant @wide : memref<2048xi24>
+// CHECK-DAG:       memref.global "private" constant @llvm_launched_table : memref<2048xf32>
+// CHECK-DAG:       memref.global "private" constant @unlaunched_table : memref<2048xf32>
 // CHECK:           gpu.func @kernel(%{{.*}}: memref<2048xf32>) kernel {
-// CHECK-NOT:     llvm.func
+// CHECK:           gpu.func @from_llvm(%{{.*}}: i64) kernel {
+// CHECK:           gpu.func @unlaunched(%{{.*}}: memref<2048xf32>) kernel {
+// CHECK-NOT:     llvm.func @qwha
 // CHECK-NOT:     llvm.mlir.global_dtors
 // ALL-LABEL: func.func @kept(
 // ALL-NOT:       qwhaCudaDeviceConstant
@@ -174,11 +193,21 @@ module attributes {gpu.container_module} {
     gpu.launch_func @qwha_kernels::@kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%out : memref<2048xf32>)
     return
   }
+  llvm.func @llvm_host(%n: i64) {
+    %c1 = llvm.mlir.constant(1 : index) : i64
+    gpu.launch_func @qwha_kernels::@from_llvm blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) : i64 args(%n : i64)
+    llvm.return
+  }
   gpu.module @qwha_kernels {
     memref.global "private" @counters : memref<2048xf32> = dense<0.0>
     memref.global "private" constant @helper_table : memref<2048xf32> = dense<3.0>
     memref.global "private" constant @indices : memref<2048xindex> = dense<7>
     memref.global "private" constant @empty : memref<2048xf32>
+    memref.global constant @public_table : memref<2048xf32> = dense<4.0>
+    memref.global "private" constant @shared_table : memref<2048xf32, #gpu.address_space<workgroup>> = dense<5.0>
+    memref.global "private" constant @wide : memref<2048xi24> = dense<6>
+    memref.global "private" constant @llvm_launched_table : memref<2048xf32> = dense<7.0>
+    memref.global "private" constant @unlaunched_table : memref<2048xf32> = dense<8.0>
     func.func @helper(%i: index) -> f32 {
       %t = memref.get_global @helper_table : memref<2048xf32>
       %v = memref.load %t[%i] : memref<2048xf32>
@@ -189,13 +218,74 @@ module attributes {gpu.container_module} {
       %counters = memref.get_global @counters : memref<2048xf32>
       %indices = memref.get_global @indices : memref<2048xindex>
       %empty = memref.get_global @empty : memref<2048xf32>
+      %public = memref.get_global @public_table : memref<2048xf32>
+      %shared = memref.get_global @shared_table : memref<2048xf32, #gpu.address_space<workgroup>>
+      %wide = memref.get_global @wide : memref<2048xi24>
       %c = memref.load %counters[%c0] : memref<2048xf32>
       %i = memref.load %indices[%c0] : memref<2048xindex>
       %e = memref.load %empty[%i] : memref<2048xf32>
+      %p = memref.load %public[%i] : memref<2048xf32>
+      %q = memref.load %shared[%i] : memref<2048xf32, #gpu.address_space<workgroup>>
+      %w = memref.load %wide[%i] : memref<2048xi24>
+      %wf = arith.sitofp %w : i24 to f32
       %h = func.call @helper(%i) : (index) -> f32
       %s = arith.addf %c, %h : f32
       %t = arith.addf %s, %e : f32
-      memref.store %t, %out[%c0] : memref<2048xf32>
+      %u = arith.addf %t, %p : f32
+      %v = arith.addf %u, %q : f32
+      %x = arith.addf %v, %wf : f32
+      memref.store %x, %out[%c0] : memref<2048xf32>
+      gpu.return
+    }
+    gpu.func @from_llvm(%n: i64) kernel {
+      %c0 = arith.constant 0 : index
+      %t = memref.get_global @llvm_launched_table : memref<2048xf32>
+      %v = memref.load %t[%c0] : memref<2048xf32>
+      memref.store %v, %t[%c0] : memref<2048xf32>
+      gpu.return
+    }
+    gpu.func @unlaunched(%out: memref<2048xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %t = memref.get_global @unlaunched_table : memref<2048xf32>
+      %v = memref.load %t[%c0] : memref<2048xf32>
+      memref.store %v, %out[%c0] : memref<2048xf32>
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// The module's own global destructors are kept, after the pass's; a symbol
+// already named like the release function makes the pass rename its own.
+
+// CHECK-LABEL: llvm.func @other_cleanup()
+// CHECK-LABEL: llvm.func internal @__qwha_release_device_constants_0() {
+// CHECK:         llvm.call @qwhaCudaReleaseDeviceConstant
+// CHECK:       llvm.mlir.global_dtors dtors = [@__qwha_release_device_constants_0, @other_cleanup], priorities = [124 : i32, 0 : i32], data = [#llvm.zero, #llvm.zero]
+// CHECK-NOT:   llvm.mlir.global_dtors
+// ALL-LABEL: llvm.func @other_cleanup()
+// ALL:       llvm.mlir.global_dtors dtors = [@__qwha_release_device_constants_0, @other_cleanup]
+module attributes {gpu.container_module} {
+  llvm.func @other_cleanup() {
+    llvm.return
+  }
+  llvm.func @__qwha_release_device_constants() {
+    llvm.return
+  }
+  llvm.mlir.global_dtors dtors = [@other_cleanup], priorities = [0 : i32], data = [#llvm.zero]
+  func.func @forward(%out: memref<2048xf32>) {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @qwha_kernels::@kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%out : memref<2048xf32>)
+    return
+  }
+  gpu.module @qwha_kernels {
+    memref.global "private" constant @table : memref<2048xf32> = dense<3.0>
+    gpu.func @kernel(%out: memref<2048xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %t = memref.get_global @table : memref<2048xf32>
+      %v = memref.load %t[%c0] : memref<2048xf32>
+      memref.store %v, %out[%c0] : memref<2048xf32>
       gpu.return
     }
   }
