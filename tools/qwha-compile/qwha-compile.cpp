@@ -258,9 +258,16 @@ createTargetMachine(unsigned level) {
   llvm::CodeGenOptLevel codegenLevel =
       llvm::CodeGenOpt::getLevel(level).value_or(
           llvm::CodeGenOptLevel::Default);
+  // A model's constants (packed weights, tables) are the library's data:
+  // with the small code model, more than 2 GiB of it cannot be addressed.
+  // x86-64's medium model puts large globals in .lrodata/.ldata, reached
+  // with 64-bit offsets, and keeps code and small data as they were.
+  std::optional<llvm::CodeModel::Model> codeModel;
+  if (triple.getArch() == llvm::Triple::x86_64)
+    codeModel = llvm::CodeModel::Medium;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, codegenLevel));
+      codeModel, codegenLevel));
   if (!machine)
     return llvm::createStringError("cannot create a target machine for '" +
                                    triple.str() + "'");
