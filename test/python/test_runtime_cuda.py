@@ -108,6 +108,22 @@ rt._current_cuda_stream = lambda torch, cuda: STREAM
 rt._cuda_empty = lambda torch, shape, dtype, device: torch.empty(shape, dtype=dtype)
 model = rt.CompiledModel({library!r}, cuda_runtime={runtime!r}, device=0)
 
+# The mock driver (test/Runtime/CUDA/Inputs/mock_libcuda.c) loaded, and the
+# calls it logged since the last take, one string each.
+def mock_driver():
+    driver = ctypes.CDLL("libcuda.so.1")
+    driver.mockCudaTakeLog.restype = ctypes.c_void_p
+    driver.mockCudaFree.argtypes = [ctypes.c_void_p]
+    return driver
+
+def mock_calls(driver):
+    text = driver.mockCudaTakeLog()
+    if not text:
+        return []
+    lines = ctypes.string_at(text).decode().splitlines()
+    driver.mockCudaFree(text)
+    return lines
+
 class DeviceArray:
     def __init__(self, array, **extra):
         self.array = np.ascontiguousarray(array)
@@ -280,18 +296,11 @@ def test_host_arguments_are_errors(tmp_path, fake_model):
 def test_mock_driver_calls(tmp_path, fake_model):
     out = _run(_driver_dir(tmp_path, "mock"), fake_model, """
         import json
-        driver = ctypes.CDLL("libcuda.so.1")
-        driver.mockCudaTakeLog.restype = ctypes.c_void_p
-        driver.mockCudaFree.argtypes = [ctypes.c_void_p]
+        driver = mock_driver()
         lib = rt._cuda_runtime.lib
 
         def calls():
-            text = driver.mockCudaTakeLog()
-            if not text:
-                return []
-            lines = ctypes.string_at(text).decode().splitlines()
-            driver.mockCudaFree(text)
-            return lines
+            return mock_calls(driver)
 
         out = {}
         x = np.arange(6, dtype=np.float32).reshape(2, 3)
@@ -369,12 +378,10 @@ def test_mock_driver_compiled_library(tmp_path):
                     str(library)], check=True)
     out = _run(_driver_dir(tmp_path, "mock"), library, """
         import json
-        driver = ctypes.CDLL("libcuda.so.1")
-        driver.mockCudaTakeLog.restype = ctypes.c_void_p
+        driver = mock_driver()
 
         def calls():
-            text = driver.mockCudaTakeLog()
-            return ctypes.string_at(text).decode().splitlines() if text else []
+            return mock_calls(driver)
 
         loaded = calls()
         entry = model.entry_points["forward"]
@@ -415,12 +422,10 @@ def test_mock_driver_uploads_constants_once(tmp_path):
                     str(library)], check=True)
     out = _run(_driver_dir(tmp_path, "mock"), library, """
         import json
-        driver = ctypes.CDLL("libcuda.so.1")
-        driver.mockCudaTakeLog.restype = ctypes.c_void_p
+        driver = mock_driver()
 
         def calls():
-            text = driver.mockCudaTakeLog()
-            return ctypes.string_at(text).decode().splitlines() if text else []
+            return mock_calls(driver)
 
         calls()
         x = DeviceArray(np.ones((1, 2048), np.float32))

@@ -7,23 +7,12 @@ device memory is allocated and freed in order on the borrowed one."""
 import ctypes
 import sys
 
-lib = ctypes.CDLL(sys.argv[1])
-driver = ctypes.CDLL("libcuda.so.1")  # the mock the runtime loaded
-driver.mockCudaTakeLog.restype = ctypes.c_void_p
-driver.mockCudaFree.argtypes = [ctypes.c_void_p]
+from runtime_harness import (load_mock_driver, load_runtime, take_calls,
+                             take_error)
 
+lib = load_runtime(sys.argv[1])
+driver = load_mock_driver()
 c_void_p = ctypes.c_void_p
-lib.qwhaCudaTakeLastError.restype = c_void_p
-lib.qwhaCudaFreeError.argtypes = [c_void_p]
-lib.qwhaCudaSetStream.argtypes = [c_void_p, ctypes.c_bool]
-lib.mgpuStreamCreate.restype = c_void_p
-lib.mgpuStreamDestroy.argtypes = [c_void_p]
-lib.mgpuStreamSynchronize.argtypes = [c_void_p]
-lib.mgpuMemAlloc.restype = c_void_p
-lib.mgpuMemAlloc.argtypes = [ctypes.c_uint64, c_void_p, ctypes.c_bool]
-lib.mgpuMemFree.argtypes = [c_void_p, c_void_p]
-lib.mgpuLaunchKernel.argtypes = [c_void_p] + [ctypes.c_int64] * 6 + [
-    ctypes.c_int32, c_void_p, c_void_p, c_void_p, ctypes.c_size_t]
 
 LENT = 0x1234
 OTHER = 0x5678
@@ -61,14 +50,10 @@ def generated_call():
 
 def step(title):
     """Prints the previous step's driver calls and errors, then the title."""
-    text = driver.mockCudaTakeLog()
-    if text:
-        sys.stdout.write(ctypes.string_at(text).decode())
-        driver.mockCudaFree(text)
-    error = lib.qwhaCudaTakeLastError()
+    sys.stdout.write(take_calls(driver))
+    error = take_error(lib)
     if error:
-        print("error:", ctypes.string_at(error).decode())
-        lib.qwhaCudaFreeError(error)
+        print("error:", error)
     if title:
         print("== " + title)
 

@@ -6,23 +6,13 @@ driver calls each step made."""
 import ctypes
 import sys
 import threading
-import zlib
 
-lib = ctypes.CDLL(sys.argv[1])
-driver = ctypes.CDLL("libcuda.so.1")  # the mock the runtime loaded
-driver.mockCudaTakeLog.restype = ctypes.c_void_p
-driver.mockCudaFree.argtypes = [ctypes.c_void_p]
+from runtime_harness import (load_mock_driver, load_runtime, take_calls,
+                             take_error)
 
+lib = load_runtime(sys.argv[1])
+driver = load_mock_driver()
 c_void_p = ctypes.c_void_p
-lib.qwhaCudaTakeLastError.restype = c_void_p
-lib.qwhaCudaFreeError.argtypes = [c_void_p]
-lib.qwhaCudaDeviceConstant.restype = c_void_p
-lib.qwhaCudaDeviceConstant.argtypes = [ctypes.POINTER(c_void_p), c_void_p,
-                                       ctypes.c_uint64]
-lib.qwhaCudaReleaseDeviceConstant.argtypes = [ctypes.POINTER(c_void_p)]
-lib.qwhaCudaSetPrintErrors.argtypes = [ctypes.c_bool]
-lib.mgpuLaunchKernel.argtypes = [c_void_p] + [ctypes.c_int64] * 6 + [
-    ctypes.c_int32, c_void_p, c_void_p, c_void_p, ctypes.c_size_t]
 
 
 # A "kernel" for the mock driver, which calls it as a host function.
@@ -37,21 +27,11 @@ def launch():
 
 
 def calls():
-    text = driver.mockCudaTakeLog()
-    if not text:
-        return "(none)"
-    lines = ctypes.string_at(text).decode().strip()
-    driver.mockCudaFree(text)
-    return lines
+    return take_calls(driver).strip() or "(none)"
 
 
 def take():
-    pointer = lib.qwhaCudaTakeLastError()
-    if not pointer:
-        return "none"
-    message = ctypes.string_at(pointer).decode()
-    lib.qwhaCudaFreeError(pointer)
-    return message
+    return take_error(lib) or "none"
 
 
 def fnv1a(data):

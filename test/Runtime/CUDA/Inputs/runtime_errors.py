@@ -6,23 +6,9 @@ import ctypes
 import sys
 import threading
 
-lib = ctypes.CDLL(sys.argv[1])
-lib.qwhaCudaTakeLastError.restype = ctypes.c_void_p
-lib.qwhaCudaFreeError.argtypes = [ctypes.c_void_p]
-lib.qwhaCudaSetPrintErrors.argtypes = [ctypes.c_bool]
-lib.mgpuStreamCreate.restype = ctypes.c_void_p
-lib.mgpuMemAlloc.restype = ctypes.c_void_p
-lib.mgpuMemAlloc.argtypes = [ctypes.c_uint64, ctypes.c_void_p, ctypes.c_bool]
-lib.mgpuMemFree.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-lib.mgpuSetDefaultDevice.argtypes = [ctypes.c_int32]
-lib.mgpuMemHostRegisterMemRef.argtypes = [ctypes.c_int64, ctypes.c_void_p,
-                                          ctypes.c_int64]
-lib.mgpuStreamDestroy.argtypes = [ctypes.c_void_p]
-lib.mgpuStreamSynchronize.argtypes = [ctypes.c_void_p]
-lib.qwhaCudaSetStream.argtypes = [ctypes.c_void_p, ctypes.c_bool]
-lib.qwhaCudaGetStream.restype = ctypes.c_void_p
-lib.qwhaCudaIsStreamSet.argtypes = [ctypes.POINTER(ctypes.c_bool)]
-lib.qwhaCudaIsStreamSet.restype = ctypes.c_bool
+from runtime_harness import load_runtime, take_error
+
+lib = load_runtime(sys.argv[1])
 
 # Handles that are not the driver's: with a stream borrowed, nothing may pass
 # them to the driver, which fails every call anyway.
@@ -31,12 +17,7 @@ OTHER = 0x5678
 
 
 def take():
-    pointer = lib.qwhaCudaTakeLastError()
-    if not pointer:
-        return "none"
-    message = ctypes.string_at(pointer).decode()
-    lib.qwhaCudaFreeError(pointer)
-    return message
+    return take_error(lib) or "none"
 
 
 def step(title):
