@@ -125,7 +125,7 @@ private:
   /// Adds the library destructor that frees the device copies, to the
   /// module's global destructors if it has some.
   void addReleaseDestructor(ModuleOp module, SymbolTable &hostSymbols,
-                            ArrayRef<MovedConstant *> constants);
+                            ArrayRef<MovedConstant> constants);
 
   LLVM::LLVMFuncOp deviceConstantFn;
   LLVM::LLVMFuncOp releaseFn;
@@ -248,7 +248,7 @@ Value UploadKernelConstantsPass::getDeviceConstant(func::FuncOp function,
 
 void UploadKernelConstantsPass::addReleaseDestructor(
     ModuleOp module, SymbolTable &hostSymbols,
-    ArrayRef<MovedConstant *> constants) {
+    ArrayRef<MovedConstant> constants) {
   Location loc = module.getLoc();
   MLIRContext *context = &getContext();
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
@@ -258,10 +258,10 @@ void UploadKernelConstantsPass::addReleaseDestructor(
       LLVM::Linkage::Internal);
   hostSymbols.insert(release); // renames on a clash
   b.setInsertionPointToStart(release.addEntryBlock(b));
-  for (MovedConstant *constant : constants)
+  for (const MovedConstant &constant : constants)
     LLVM::CallOp::create(
         b, loc, releaseFn,
-        ValueRange{LLVM::AddressOfOp::create(b, loc, constant->slot)});
+        ValueRange{LLVM::AddressOfOp::create(b, loc, constant.slot)});
   LLVM::ReturnOp::create(b, loc, ValueRange());
   // Before upstream's module unload (priority 123), though the order does
   // not matter: the copies are separate allocations.
@@ -312,25 +312,21 @@ void UploadKernelConstantsPass::runOnOperation() {
   for (Operation *kernel : launchedElsewhere)
     launchedKernels.erase(kernel);
 
-  // Filled first, then only pointed into.
-  SmallVector<SmallVector<MovedConstant>> movedPerModule;
+  SmallVector<MovedConstant> moved;
   for (auto kernels : module.getOps<gpu::GPUModuleOp>())
-    movedPerModule.push_back(findMovableConstants(kernels, launchedKernels));
-  DenseMap<Operation *, MovedConstant *> movedByGlobal;
-  SmallVector<MovedConstant *> allMoved;
-  for (SmallVector<MovedConstant> &moved : movedPerModule)
-    for (MovedConstant &constant : moved) {
-      movedByGlobal[constant.kernelGlobal] = &constant;
-      allMoved.push_back(&constant);
-    }
-  if (allMoved.empty())
+    llvm::append_range(moved, findMovableConstants(kernels, launchedKernels));
+  if (moved.empty())
     return;
+  // Points into `moved`, which no longer grows.
+  DenseMap<Operation *, MovedConstant *> movedByGlobal;
+  for (MovedConstant &constant : moved)
+    movedByGlobal[constant.kernelGlobal] = &constant;
   if (failed(checkRuntimeSymbols(module)))
     return signalPassFailure();
 
   SymbolTable hostSymbols(module);
-  for (MovedConstant *constant : allMoved)
-    createHostGlobals(*constant, hostSymbols);
+  for (MovedConstant &constant : moved)
+    createHostGlobals(constant, hostSymbols);
   declareRuntime(module);
 
   // Each kernel's new arguments, in the order they were added.
@@ -407,7 +403,7 @@ void UploadKernelConstantsPass::runOnOperation() {
     launch.getKernelOperandsMutable().append(values);
   });
 
-  for (MovedConstant *constant : allMoved)
-    constant->kernelGlobal.erase();
-  addReleaseDestructor(module, hostSymbols, allMoved);
+  for (MovedConstant &constant : moved)
+    constant.kernelGlobal.erase();
+  addReleaseDestructor(module, hostSymbols, moved);
 }

@@ -646,6 +646,10 @@ extern "C" bool qwhaCudaIsStreamSet(bool *synchronize) {
   return borrowed.active;
 }
 
+//===----------------------------------------------------------------------===//
+// Constants uploaded on first use
+//===----------------------------------------------------------------------===//
+
 namespace {
 /// Guards every slot: one upload or release at a time, so a second caller
 /// waits and then finds the slot set. Never destroyed: a library's
