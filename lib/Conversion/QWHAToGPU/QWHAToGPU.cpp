@@ -313,9 +313,10 @@ FailureOr<Value> ConvertQWHAToGPUPass::transform(OpBuilder &b, Operation *op,
                                                  bool normalized) {
   auto type = cast<RankedTensorType>(input.getType());
   const int64_t d = type.getShape().back();
+  // The verifiers of qwha.fwht and qwha.qlinear_wha accept only sizes that
+  // factor.
   std::optional<quant::HadamardSize> size = quant::factorHadamardSize(d);
-  if (!size)
-    return op->emitOpError("has no Hadamard transform of size ") << d;
+  assert(size && "verified Hadamard size");
   if (d > cuda::kMaxGpuFWHTSize)
     return op->emitOpError("transforms rows of ")
            << d << " values; the GPU kernel keeps a row in shared memory and "

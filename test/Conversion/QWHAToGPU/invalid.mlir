@@ -62,6 +62,16 @@ func.func @too_wide(%x: tensor<1x65536xf32>) -> tensor<1x65536xf32> {
 
 // -----
 
+// 2068 = 1 x 2068 is a valid size, but H_2068 is larger than the base
+// matrices the lowerings build (the CPU and linalg paths refuse it too).
+func.func @base_too_large(%x: tensor<1x2068xf32>) -> tensor<1x2068xf32> {
+  // expected-error @below {{'qwha.fwht' op needs a base Hadamard matrix of order 2068, larger than the lowerings build (2048)}}
+  %y = qwha.fwht %x normalized : tensor<1x2068xf32>
+  return %y : tensor<1x2068xf32>
+}
+
+// -----
+
 func.func @bad_adapter(%x: tensor<1x8xf32>) -> tensor<1x2xf32> {
   %rows = arith.constant dense<[0, 2, 1]> : tensor<3xi32>
   %cols = arith.constant dense<[1, 2]> : tensor<2xi32>
