@@ -112,6 +112,10 @@ if config.qwha_has_cuda and os.path.exists(config.cuda_stub_libcuda):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub_libcuda",
                                  config.cuda_stub_libcuda))
+# The toolkit's assembler, for checks of the kernels' resources (ptxas -v).
+if config.qwha_has_cuda and os.path.exists(config.cuda_ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.cuda_ptxas))
 nvidia_smi = shutil.which("nvidia-smi")
 if nvidia_smi and subprocess.run([nvidia_smi, "-L"], capture_output=True
                                  ).returncode == 0:

@@ -8,7 +8,7 @@
 //       [--mcpu=native|<cpu>] [--mtriple=<triple>] [-O0..-O3]
 //       [--emit=so|obj|llvm] [--linker=cc] [--cpu-pipeline-options="..."]
 //   qwha-compile model.mlir --target=cuda [--chip=sm_90] -o model.so
-//       [--cuda-pipeline-options="..."] ...
+//       [--emit=so|obj|llvm|ptx] [--cuda-pipeline-options="..."] ...
 //
 // Lowers a module with qwha-lower-to-cpu, or qwha-lower-to-cuda for
 // --target=cuda (kernels compiled through NVVM and embedded, host code that
@@ -20,7 +20,8 @@
 // appear whole or not at all: everything is written to temporary files
 // beside them and renamed at the end. --mlir-print-ir-after-all and the other
 // pass manager options show the MLIR stages; --emit=llvm and --emit=obj stop
-// after the LLVM stages.
+// after the LLVM stages, and --emit=ptx (--target=cuda) writes the PTX the
+// kernels would be assembled from, for reading or for ptxas -v.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +32,7 @@
 #include "qwha/Target/LLVMIR/QWHAToLLVMIRTranslation.h"
 #include "qwha/Pipelines/Pipelines.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
@@ -71,7 +73,7 @@ namespace cl = llvm::cl;
 
 namespace {
 enum class Target { CPU, CUDA };
-enum class Emit { SharedLibrary, Object, LLVMIR };
+enum class Emit { SharedLibrary, Object, LLVMIR, PTX };
 } // namespace
 
 static cl::OptionCategory category("qwha-compile options");
@@ -100,7 +102,9 @@ static cl::opt<Emit> emit(
     cl::values(clEnumValN(Emit::SharedLibrary, "so",
                           "A shared library (default)"),
                clEnumValN(Emit::Object, "obj", "The relocatable object file"),
-               clEnumValN(Emit::LLVMIR, "llvm", "The optimized LLVM IR")),
+               clEnumValN(Emit::LLVMIR, "llvm", "The optimized LLVM IR"),
+               clEnumValN(Emit::PTX, "ptx",
+                          "--target=cuda: the kernels' PTX (no header)")),
     cl::cat(category));
 static cl::opt<std::string>
     mcpu("mcpu",
@@ -276,6 +280,38 @@ createTargetMachine(unsigned level) {
 
 } // namespace
 
+/// --emit=ptx: the PTX of the module's one gpu.binary, which
+/// qwha-lower-to-cuda built with format=isa.
+static int writePTX(ModuleOp module) {
+  SmallVector<gpu::BinaryOp> binaries(module.getOps<gpu::BinaryOp>());
+  if (binaries.empty())
+    return fail("'" + inputFile +
+                "' has no GPU kernels: there is no PTX to write");
+  if (binaries.size() > 1) {
+    std::string names;
+    for (gpu::BinaryOp binary : binaries)
+      names += (names.empty() ? "@" : ", @") + binary.getSymName().str();
+    return fail("'" + inputFile + "' has " + llvm::Twine(binaries.size()) +
+                " GPU binaries (" + names +
+                "), and --emit=ptx writes one: use --emit=llvm, which holds "
+                "them all");
+  }
+  // One object: the pipeline compiles for one chip.
+  auto object = cast<gpu::ObjectAttr>(binaries.front().getObjects()[0]);
+  StringRef ptx = object.getObject().getValue();
+  if (outputFile == "-") {
+    llvm::outs() << ptx;
+    return 0;
+  }
+  PendingOutputs outputs;
+  if (llvm::Error err =
+          outputs.add(outputFile, [&](auto &os) { os << ptx; }))
+    return fail(llvm::toString(std::move(err)));
+  if (llvm::Error err = outputs.commit())
+    return fail(llvm::toString(std::move(err)));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerPassManagerCLOptions();
@@ -294,17 +330,22 @@ int main(int argc, char **argv) {
     return fail("--chip and --cuda-pipeline-options apply to --target=cuda");
   if (target == Target::CUDA && !cpuPipelineOptions.empty())
     return fail("--cpu-pipeline-options applies to --target=cpu");
+  if (emit == Emit::PTX && target != Target::CUDA)
+    return fail("--emit=ptx writes GPU kernels: it needs --target=cuda");
+  if (emit == Emit::PTX && !headerFile.empty())
+    return fail("--emit=ptx writes no header: drop --header");
   if (optLevel < '0' || optLevel > '3')
     return fail(llvm::Twine("invalid optimization level -O") +
                 llvm::Twine(optLevel.getValue()) + ": use -O0 to -O3");
   unsigned level = optLevel - '0';
 
-  // Only textual IR makes sense on a terminal or in a pipe.
+  // Only text makes sense on a terminal or in a pipe.
   bool toStdout = outputFile == "-";
-  if (toStdout && emit != Emit::LLVMIR)
-    return fail("-o - writes only --emit=llvm to standard output");
+  if (toStdout && emit != Emit::LLVMIR && emit != Emit::PTX)
+    return fail("-o - writes only --emit=llvm or --emit=ptx to standard "
+                "output");
   std::string headerPath = headerFile;
-  if (headerPath.empty() && !toStdout) {
+  if (headerPath.empty() && !toStdout && emit != Emit::PTX) {
     llvm::SmallString<256> path(outputFile.getValue());
     llvm::sys::path::replace_extension(path, "h");
     headerPath = path.str().str();
@@ -333,6 +374,13 @@ int main(int argc, char **argv) {
   cudaOptions->cInterface = true;
   if (!chip.empty())
     cudaOptions->chip = chip;
+  if (emit == Emit::PTX) {
+    if (cudaOptions->format.hasValue() &&
+        cudaOptions->format != qwha::NVVMBinaryFormat::Isa)
+      return fail("--emit=ptx writes the kernels' PTX: drop format= from "
+                  "--cuda-pipeline-options");
+    cudaOptions->format = qwha::NVVMBinaryFormat::Isa;
+  }
   if (target == Target::CUDA &&
       failed(qwha::verifyLowerToCUDAOptions(
           *cudaOptions, [](const llvm::Twine &message) {
@@ -396,6 +444,8 @@ int main(int argc, char **argv) {
                 " failed");
   if (failed(verifyLoweredEntryPoints(*module, *entries)))
     return 1;
+  if (emit == Emit::PTX)
+    return writePTX(*module);
 
   llvm::InitializeAllTargetInfos();
   llvm::InitializeAllTargets();
