@@ -32,7 +32,9 @@ the GPU, compares with the CPU outputs (|gpu - cpu| <= atol + rtol |cpu|,
 rtol 1e-4 and atol 1e-4 max|cpu|, or what a case's `// gpu-check:
 tolerance=T` line says: rtol T / 3 and atol T max|cpu|, for the TF32
 tensor-core kernels), prints a table and exits non-zero on any
-mismatch or error. --time adds the median GPU time of a call. --sanitize
+mismatch or error. --time adds the median time of a call between CUDA
+events recorded around it (which includes the Python driver's host time
+where that exceeds the GPU's; bench/gpu times the kernels alone). --sanitize
 runs the same check again under compute-sanitizer's memcheck, then its
 racecheck (from PATH or /usr/local/cuda/bin), and fails when either reports
 an error.
@@ -281,7 +283,8 @@ def command_build(args):
 
 
 def time_call(torch, model, inputs, repeat):
-    """Median milliseconds of a call on the current stream (CUDA events)."""
+    """Median milliseconds between CUDA events recorded around a call on
+    the current stream (host-inclusive: the GPU may wait for the host)."""
     for _ in range(3):
         model.forward(*inputs)
     times = []
