@@ -29,7 +29,7 @@ events around the call alone; the median is reported. The GPU time thus
 excludes the Python driver's per-call cost, which the `host us` column
 gives separately (wall-clock time per call of the host, without waiting):
 when it exceeds the GPU time, eager calls from Python are host-bound, and
-CUDA graphs (capture after a first call) recover the GPU time. A copy
+CUDA graphs recover the GPU time. A copy
 moves its bytes twice (read and write), and is counted so.
 
 With the default options batches 1-16 run the warp-per-rows kernels and
@@ -102,7 +102,7 @@ class Timer:
 
     def __call__(self, fn):
         """(median GPU milliseconds, host microseconds) per call of `fn`."""
-        fn()  # the first call also copies the library's constants over
+        fn()
         host = self.host_us(fn)
         # The GPU waits three times the host's time per call (at least 50
         # us) before each sample, so the call is queued whole when it starts.

@@ -408,10 +408,11 @@ def test_mock_driver_compiled_library(tmp_path):
     assert out["live"] == 0
 
 
-def test_mock_driver_uploads_constants_once(tmp_path):
+def test_mock_driver_uploads_constants_at_load(tmp_path):
     """A compiled layer whose packed weights (24 KiB) are more than the
-    kernel image keeps: they stay in the library, and the first call copies
-    them to the device, once; the second call only launches."""
+    kernel image keeps: they stay in the library, which copies them to the
+    device when it is loaded, once, after loading its kernels; calls only
+    launch (so that a first call may be captured into a CUDA graph)."""
     from conftest import tool
     if not os.path.isfile(CUDA_RUNTIME):
         pytest.skip(f"{CUDA_RUNTIME} is not built")
@@ -427,26 +428,27 @@ def test_mock_driver_uploads_constants_once(tmp_path):
         def calls():
             return mock_calls(driver)
 
-        calls()
+        loaded = calls()
         x = DeviceArray(np.ones((1, 2048), np.float32))
         model.forward(x)
         first = calls()
         model.forward(x)
-        print(json.dumps({"first": first, "second": calls(),
+        print(json.dumps({"loaded": loaded, "first": first, "second": calls(),
                           "live": driver.mockCudaLiveAllocations()}))
     """)
     out = json.loads(out)
     # The 24x256 words of 4-bit codes; scales and offsets (1.5 KiB each)
     # stay in the kernel image.
-    uploads = [c for c in out["first"] if c.startswith("cuMemcpyHtoD")]
-    assert len(uploads) == 1 and uploads[0].startswith("cuMemcpyHtoDAsync(24576,"), \
-        out["first"]
-    assert out["first"].index("cuMemAlloc(24576)") < out["first"].index(uploads[0])
-    assert any(c.startswith("cuLaunchKernel") for c in out["first"])
-    second = out["second"]
-    assert any(c.startswith("cuLaunchKernel") for c in second)
-    assert not any(c.startswith(("cuMemAlloc(", "cuMemcpyHtoD", "cuStreamCreate"))
-                   for c in second), second
+    loaded = out["loaded"]
+    uploads = [c for c in loaded if c.startswith("cuMemcpyHtoD")]
+    assert len(uploads) == 1 and uploads[0].startswith("cuMemcpyHtoDAsync(24576,"), loaded
+    module = next(i for i, c in enumerate(loaded) if c.startswith("cuModuleLoad"))
+    assert module < loaded.index("cuMemAlloc(24576)") < loaded.index(uploads[0])
+    for call in (out["first"], out["second"]):
+        assert any(c.startswith("cuLaunchKernel") for c in call)
+        assert not any(c.startswith(("cuMemAlloc(", "cuMemcpyHtoD", "cuStreamCreate",
+                                     "cuStreamSynchronize"))
+                       for c in call), call
     # The device copy lives until the library is unloaded.
     assert out["live"] == 1
 

@@ -267,7 +267,7 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
 def UploadKernelConstants
     : Pass<"qwha-upload-kernel-constants", "mlir::ModuleOp"> {
   let summary = "Keep large kernel constants in the host library and upload "
-                "them to device memory on first use";
+                "them to device memory when the library is loaded";
   let description = [{
     Runs on a module whose kernels are outlined into `gpu.module`s and
     launched with `gpu.launch_func` from host functions (the CUDA pipeline,
@@ -285,12 +285,15 @@ def UploadKernelConstants
     drops `llvm.noalias` from memref arguments; with it the loads go
     through the non-coherent cache, `ld.global.nc`, as reads of a constant
     global did), viewed as the global through a static memref descriptor.
-    Each host function that launches them gets, at its entry, the device
-    copy of the constant from the runtime's
-    `qwhaCudaDeviceConstant(slot, host data, bytes)`: the first call
-    allocates device memory and copies the data into it, and later calls
-    return the pointer kept in `slot` (a private pointer global of the host
-    module). A destructor of the library frees the copies
+    A constructor of the library (`llvm.mlir.global_ctors`, priority 124,
+    after the module load of `gpu-to-llvm` at 123) calls the runtime's
+    `qwhaCudaDeviceConstant(slot, host data, bytes)` for each: it
+    allocates device memory, copies the data into it and keeps the pointer
+    in `slot` (a private pointer global of the host module). Each host
+    function that launches the kernels gets, at its entry, the device copy
+    from the same call, which returns the kept pointer (and uploads only if
+    the copy at load failed): calls make no copies, so any call may be
+    captured into a CUDA graph. A destructor of the library frees the copies
     (`qwhaCudaReleaseDeviceConstant`), as the module-unload destructor of
     `gpu-to-llvm` frees the kernels. This is how IREE keeps constants: in
     the host program's read-only data, uploaded once.

@@ -201,9 +201,9 @@ struct LowerToCUDAOptions
   PassOptions::Option<int64_t> maxEmbeddedConstantBytes{
       *this, "max-embedded-constant-bytes",
       llvm::cl::desc("Kernel constants (packed weights, tables) of more "
-                     "bytes stay in the host library and are uploaded to "
-                     "the GPU on first use instead of being compiled into "
-                     "the kernel image (qwha-upload-kernel-constants)"),
+                     "bytes stay in the host library and are copied to "
+                     "the GPU when it is loaded instead of being compiled "
+                     "into the kernel image (qwha-upload-kernel-constants)"),
       llvm::cl::init(4096)};
 
   /// mma-min-batch's default: chosen from the chip.

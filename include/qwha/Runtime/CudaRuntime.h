@@ -205,10 +205,13 @@ QWHA_CUDA_RUNTIME_EXPORT CUstream qwhaCudaGetStream(void);
    enough to restore a borrowing after a nested one. */
 QWHA_CUDA_RUNTIME_EXPORT bool qwhaCudaIsStreamSet(bool *synchronize);
 
-/*--- Constants uploaded on first use (QWHA extension) ----------------------*/
+/*--- Constants copied to the device once (QWHA extension) ------------------*/
 /* Called by the host code qwha-upload-kernel-constants generates: large
    kernel constants (packed weights, embedding tables) stay in the model
-   library's read-only data instead of the kernel image. */
+   library's read-only data instead of the kernel image. The library's
+   constructor calls qwhaCudaDeviceConstant for each when it is loaded, and
+   each entry point again for those it needs (returning the kept copy, or
+   trying again after a failed upload). */
 
 /* ptr (ptr, ptr, i64): the device copy of the `bytes` bytes at `hostData`,
    made once and kept in `*slot`. The first call, with `*slot` null,
@@ -216,8 +219,8 @@ QWHA_CUDA_RUNTIME_EXPORT bool qwhaCudaIsStreamSet(bool *synchronize);
    default device (cuMemAlloc, not stream-ordered: the copy outlives every
    stream), copies the data on a stream of its own and waits for that copy
    (not for other work), and stores the pointer in `*slot`. Later calls
-   return `*slot`. Thread-safe. Not during stream capture: make one call
-   before capturing a CUDA graph. On failure (reported) returns null, leaves
+   return `*slot` and make no driver call, so may run during stream capture
+   (the first may not). Thread-safe. On failure (reported) returns null, leaves
    `*slot` null (the next call tries again) and makes the calling thread's
    mgpuLaunchKernel and mgpuLaunchClusterKernel do nothing until
    qwhaCudaTakeLastError takes the error: generated code launches its

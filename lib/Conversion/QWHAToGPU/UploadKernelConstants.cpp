@@ -10,8 +10,9 @@
 // most of the compile time, the library's size twice over (PTX and cubin),
 // and no way to reach billions of weights. Large constants therefore stay
 // in the host library's read-only data, and the runtime copies each into
-// device memory the first time a host function launches a kernel that
-// reads it; kernels take them as arguments.
+// device memory when the library is loaded (or, should that fail, when a
+// host function next launches a kernel that reads it); kernels take them
+// as arguments.
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,7 +52,7 @@ struct MovedConstant {
   int64_t bytes = 0;
   memref::GlobalOp hostGlobal;
   /// The host global holding the device copy's address, null until the
-  /// first upload.
+  /// upload.
   LLVM::GlobalOp slot;
 };
 
@@ -117,13 +118,19 @@ private:
   void createHostGlobals(MovedConstant &constant, SymbolTable &hostSymbols);
   /// The device copy of `constant`, got once at the entry of `function`.
   Value getDeviceConstant(func::FuncOp function, MovedConstant &constant);
+  /// Calls qwhaCudaDeviceConstant for `constant` at `b`.
+  Value createDeviceConstantCall(OpBuilder &b, Location loc,
+                                 const MovedConstant &constant);
   /// Fails, naming the op, if a symbol of the module has the name of a
   /// runtime function but not its type.
   LogicalResult checkRuntimeSymbols(ModuleOp module);
   /// Declares the runtime functions (checked first).
   void declareRuntime(ModuleOp module);
-  /// Adds the library destructor that frees the device copies, to the
-  /// module's global destructors if it has some.
+  /// Adds the library constructor that uploads the device copies and the
+  /// destructor that frees them, to the module's global constructors and
+  /// destructors if it has some.
+  void addUploadConstructor(ModuleOp module, SymbolTable &hostSymbols,
+                            ArrayRef<MovedConstant> constants);
   void addReleaseDestructor(ModuleOp module, SymbolTable &hostSymbols,
                             ArrayRef<MovedConstant> constants);
 
@@ -227,12 +234,18 @@ Value UploadKernelConstantsPass::getDeviceConstant(func::FuncOp function,
   Value &value = deviceValues[{function.getOperation(), &constant}];
   if (value)
     return value;
-  Location loc = constant.kernelGlobal.getLoc();
   OpBuilder b = OpBuilder::atBlockBegin(&function.getBody().front());
+  value = createDeviceConstantCall(b, constant.kernelGlobal.getLoc(), constant);
+  return value;
+}
+
+Value UploadKernelConstantsPass::createDeviceConstantCall(
+    OpBuilder &b, Location loc, const MovedConstant &constant) {
   auto pointer = LLVM::LLVMPointerType::get(&getContext());
   Value slot = LLVM::AddressOfOp::create(b, loc, constant.slot);
+  memref::GlobalOp hostGlobal = constant.hostGlobal;
   Value host = memref::GetGlobalOp::create(b, loc, constant.hostType,
-                                           constant.hostGlobal.getSymName());
+                                           hostGlobal.getSymName());
   Value hostAddress =
       memref::ExtractAlignedPointerAsIndexOp::create(b, loc, host);
   Value hostInteger =
@@ -240,24 +253,77 @@ Value UploadKernelConstantsPass::getDeviceConstant(func::FuncOp function,
   Value hostPointer = LLVM::IntToPtrOp::create(b, loc, pointer, hostInteger);
   Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
                                          b.getI64IntegerAttr(constant.bytes));
-  value = LLVM::CallOp::create(b, loc, deviceConstantFn,
-                               ValueRange{slot, hostPointer, bytes})
-              .getResult();
-  return value;
+  return LLVM::CallOp::create(b, loc, deviceConstantFn,
+                              ValueRange{slot, hostPointer, bytes})
+      .getResult();
+}
+
+/// Registers `function` in the module's `StructorsOp` (llvm.mlir.global_ctors
+/// or global_dtors) with `priority`, creating the op or extending the one
+/// the module has.
+template <typename StructorsOp>
+static void appendToGlobalStructors(ModuleOp module, LLVM::LLVMFuncOp function,
+                                    int32_t priority) {
+  OpBuilder b(function->getContext());
+  SmallVector<Attribute> functions = {FlatSymbolRefAttr::get(function)};
+  SmallVector<Attribute> priorities = {b.getI32IntegerAttr(priority)};
+  SmallVector<Attribute> data = {LLVM::ZeroAttr::get(b.getContext())};
+  auto existing = module.getOps<StructorsOp>();
+  if (!existing.empty()) {
+    StructorsOp old = *existing.begin();
+    if constexpr (std::is_same_v<StructorsOp, LLVM::GlobalCtorsOp>)
+      llvm::append_range(functions, old.getCtors());
+    else
+      llvm::append_range(functions, old.getDtors());
+    llvm::append_range(priorities, old.getPriorities());
+    llvm::append_range(data, old.getData());
+    old.erase();
+  }
+  b.setInsertionPointAfter(function);
+  StructorsOp::create(b, function.getLoc(), b.getArrayAttr(functions),
+                      b.getArrayAttr(priorities), b.getArrayAttr(data));
+}
+
+/// An internal `void name()` at the end of `module`, renamed on a clash,
+/// with a builder at its entry.
+static std::pair<LLVM::LLVMFuncOp, OpBuilder>
+createStructor(ModuleOp module, SymbolTable &hostSymbols, StringRef name) {
+  MLIRContext *context = module.getContext();
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto function = LLVM::LLVMFuncOp::create(
+      b, module.getLoc(), name,
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {}),
+      LLVM::Linkage::Internal);
+  hostSymbols.insert(function); // renames on a clash
+  b.setInsertionPointToStart(function.addEntryBlock(b));
+  return {function, b};
+}
+
+void UploadKernelConstantsPass::addUploadConstructor(
+    ModuleOp module, SymbolTable &hostSymbols,
+    ArrayRef<MovedConstant> constants) {
+  // At load, so that no call pays for the copies, and a first call may be
+  // captured into a CUDA graph (an allocation and a synchronous copy cannot
+  // be). A failure is left in the runtime's error state for the loader to
+  // take, and the functions' own calls try again.
+  auto [upload, b] =
+      createStructor(module, hostSymbols, "__qwha_upload_device_constants");
+  for (const MovedConstant &constant : constants) {
+    memref::GlobalOp host = constant.hostGlobal;
+    createDeviceConstantCall(b, host.getLoc(), constant);
+  }
+  LLVM::ReturnOp::create(b, module.getLoc(), ValueRange());
+  // After upstream's module load (priority 123), on the same device: the
+  // loading thread's default one.
+  appendToGlobalStructors<LLVM::GlobalCtorsOp>(module, upload, 124);
 }
 
 void UploadKernelConstantsPass::addReleaseDestructor(
     ModuleOp module, SymbolTable &hostSymbols,
     ArrayRef<MovedConstant> constants) {
+  auto [release, b] =
+      createStructor(module, hostSymbols, "__qwha_release_device_constants");
   Location loc = module.getLoc();
-  MLIRContext *context = &getContext();
-  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  auto release = LLVM::LLVMFuncOp::create(
-      b, loc, "__qwha_release_device_constants",
-      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {}),
-      LLVM::Linkage::Internal);
-  hostSymbols.insert(release); // renames on a clash
-  b.setInsertionPointToStart(release.addEntryBlock(b));
   for (const MovedConstant &constant : constants)
     LLVM::CallOp::create(
         b, loc, releaseFn,
@@ -265,20 +331,7 @@ void UploadKernelConstantsPass::addReleaseDestructor(
   LLVM::ReturnOp::create(b, loc, ValueRange());
   // Before upstream's module unload (priority 123), though the order does
   // not matter: the copies are separate allocations.
-  SmallVector<Attribute> dtors = {FlatSymbolRefAttr::get(release)};
-  SmallVector<Attribute> priorities = {b.getI32IntegerAttr(124)};
-  SmallVector<Attribute> data = {LLVM::ZeroAttr::get(context)};
-  auto existing = module.getOps<LLVM::GlobalDtorsOp>();
-  if (!existing.empty()) {
-    LLVM::GlobalDtorsOp old = *existing.begin();
-    llvm::append_range(dtors, old.getDtors());
-    llvm::append_range(priorities, old.getPriorities());
-    llvm::append_range(data, old.getData());
-    old.erase();
-  }
-  b.setInsertionPointAfter(release);
-  LLVM::GlobalDtorsOp::create(b, loc, b.getArrayAttr(dtors),
-                              b.getArrayAttr(priorities), b.getArrayAttr(data));
+  appendToGlobalStructors<LLVM::GlobalDtorsOp>(module, release, 124);
 }
 
 void UploadKernelConstantsPass::runOnOperation() {
@@ -405,5 +458,6 @@ void UploadKernelConstantsPass::runOnOperation() {
 
   for (MovedConstant &constant : moved)
     constant.kernelGlobal.erase();
+  addUploadConstructor(module, hostSymbols, moved);
   addReleaseDestructor(module, hostSymbols, moved);
 }

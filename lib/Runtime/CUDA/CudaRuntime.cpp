@@ -647,7 +647,7 @@ extern "C" bool qwhaCudaIsStreamSet(bool *synchronize) {
 }
 
 //===----------------------------------------------------------------------===//
-// Constants uploaded on first use
+// Constants copied to the device once
 //===----------------------------------------------------------------------===//
 
 namespace {

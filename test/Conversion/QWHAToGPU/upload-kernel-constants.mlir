@@ -6,7 +6,9 @@
 // bare pointer (noalias, read-only, 16-byte aligned) it views as the table
 // through a static descriptor, cast back to the global memory space it was
 // read in; the host function gets the device copy once, at its entry, from
-// the runtime, and passes it to both launches. A destructor frees it.
+// the runtime, and passes it to both launches. A constructor of the library
+// uploads it at load, after gpu.binary's module load (priority 123); a
+// destructor frees it.
 
 // CHECK-LABEL: memref.global "private" constant @qwha_kernels_table : memref<64x32xf32> = dense<1.500000e+00> {alignment = 16 : i64}
 // CHECK-NEXT:    llvm.mlir.global internal @qwha_kernels_table_device() {{.*}} : !llvm.ptr {
@@ -53,6 +55,16 @@
 
 // CHECK:         llvm.func @qwhaCudaDeviceConstant(!llvm.ptr, !llvm.ptr, i64) -> !llvm.ptr
 // CHECK:         llvm.func @qwhaCudaReleaseDeviceConstant(!llvm.ptr)
+// CHECK-LABEL:   llvm.func internal @__qwha_upload_device_constants() {
+// CHECK-NEXT:      %[[LOAD_SLOT:.*]] = llvm.mlir.addressof @qwha_kernels_table_device : !llvm.ptr
+// CHECK-NEXT:      %[[LOAD_HOST:.*]] = memref.get_global @qwha_kernels_table : memref<64x32xf32>
+// CHECK-NEXT:      %[[LOAD_INDEX:.*]] = memref.extract_aligned_pointer_as_index %[[LOAD_HOST]]
+// CHECK-NEXT:      %[[LOAD_I64:.*]] = arith.index_cast %[[LOAD_INDEX]] : index to i64
+// CHECK-NEXT:      %[[LOAD_PTR:.*]] = llvm.inttoptr %[[LOAD_I64]] : i64 to !llvm.ptr
+// CHECK-NEXT:      %[[LOAD_BYTES:.*]] = llvm.mlir.constant(8192 : i64) : i64
+// CHECK-NEXT:      llvm.call @qwhaCudaDeviceConstant(%[[LOAD_SLOT]], %[[LOAD_PTR]], %[[LOAD_BYTES]])
+// CHECK-NEXT:      llvm.return
+// CHECK:         llvm.mlir.global_ctors ctors = [@__qwha_upload_device_constants], priorities = [124 : i32]
 // CHECK-LABEL:   llvm.func internal @__qwha_release_device_constants() {
 // CHECK-NEXT:      %[[RELEASE_SLOT:.*]] = llvm.mlir.addressof @qwha_kernels_table_device : !llvm.ptr
 // CHECK-NEXT:      llvm.call @qwhaCudaReleaseDeviceConstant(%[[RELEASE_SLOT]]) : (!llvm.ptr) -> ()
@@ -69,6 +81,8 @@
 // ALL:         gpu.func @rows({{.*}}, %{{.*}}: !llvm.ptr {llvm.align = 16 : i64, llvm.noalias, llvm.readonly}, %{{.*}}: !llvm.ptr {llvm.align = 16 : i64, llvm.noalias, llvm.readonly}) kernel
 // ALL-DAG:       builtin.unrealized_conversion_cast {{.*}} to memref<64x32xf32>
 // ALL-DAG:       builtin.unrealized_conversion_cast {{.*}} to memref<4xf32>
+// ALL-LABEL: llvm.func internal @__qwha_upload_device_constants() {
+// ALL-COUNT-2: llvm.call @qwhaCudaDeviceConstant
 // ALL-LABEL: llvm.func internal @__qwha_release_device_constants() {
 // ALL-COUNT-2: llvm.call @qwhaCudaReleaseDeviceConstant
 module attributes {gpu.container_module} {
@@ -183,9 +197,11 @@ module attributes {gpu.container_module} {
 // CHECK:           gpu.func @from_llvm(%{{.*}}: i64) kernel {
 // CHECK:           gpu.func @unlaunched(%{{.*}}: memref<2048xf32>) kernel {
 // CHECK-NOT:     llvm.func @qwha
+// CHECK-NOT:     llvm.mlir.global_ctors
 // CHECK-NOT:     llvm.mlir.global_dtors
 // ALL-LABEL: func.func @kept(
 // ALL-NOT:       qwhaCudaDeviceConstant
+// ALL-NOT:       llvm.mlir.global_ctors
 // ALL-NOT:       llvm.mlir.global_dtors
 module attributes {gpu.container_module} {
   func.func @kept(%out: memref<2048xf32>) {
@@ -256,23 +272,37 @@ module attributes {gpu.container_module} {
 
 // -----
 
-// The module's own global destructors are kept, after the pass's; a symbol
-// already named like the release function makes the pass rename its own.
+// The module's own global constructors and destructors are kept, after the
+// pass's; symbols already named like the upload and release functions make
+// the pass rename its own.
 
+// CHECK-LABEL: llvm.func @other_setup()
 // CHECK-LABEL: llvm.func @other_cleanup()
-// CHECK-LABEL: llvm.func internal @__qwha_release_device_constants_0() {
+// CHECK:       llvm.func internal @[[UPLOAD:__qwha_upload_device_constants_[0-9]+]]() {
+// CHECK:         llvm.call @qwhaCudaDeviceConstant
+// CHECK:       llvm.mlir.global_ctors ctors = [@[[UPLOAD]], @other_setup], priorities = [124 : i32, 7 : i32], data = [#llvm.zero, #llvm.zero]
+// CHECK:       llvm.func internal @[[RELEASE:__qwha_release_device_constants_[0-9]+]]() {
 // CHECK:         llvm.call @qwhaCudaReleaseDeviceConstant
-// CHECK:       llvm.mlir.global_dtors dtors = [@__qwha_release_device_constants_0, @other_cleanup], priorities = [124 : i32, 0 : i32], data = [#llvm.zero, #llvm.zero]
+// CHECK:       llvm.mlir.global_dtors dtors = [@[[RELEASE]], @other_cleanup], priorities = [124 : i32, 0 : i32], data = [#llvm.zero, #llvm.zero]
+// CHECK-NOT:   llvm.mlir.global_ctors
 // CHECK-NOT:   llvm.mlir.global_dtors
 // ALL-LABEL: llvm.func @other_cleanup()
-// ALL:       llvm.mlir.global_dtors dtors = [@__qwha_release_device_constants_0, @other_cleanup]
+// ALL:       llvm.mlir.global_ctors ctors = [@__qwha_upload_device_constants_{{[0-9]+}}, @other_setup]
+// ALL:       llvm.mlir.global_dtors dtors = [@__qwha_release_device_constants_{{[0-9]+}}, @other_cleanup]
 module attributes {gpu.container_module} {
+  llvm.func @other_setup() {
+    llvm.return
+  }
   llvm.func @other_cleanup() {
+    llvm.return
+  }
+  llvm.func @__qwha_upload_device_constants() {
     llvm.return
   }
   llvm.func @__qwha_release_device_constants() {
     llvm.return
   }
+  llvm.mlir.global_ctors ctors = [@other_setup], priorities = [7 : i32], data = [#llvm.zero]
   llvm.mlir.global_dtors dtors = [@other_cleanup], priorities = [0 : i32], data = [#llvm.zero]
   func.func @forward(%out: memref<2048xf32>) {
     %c1 = arith.constant 1 : index
