@@ -453,6 +453,48 @@ def test_mock_driver_uploads_constants_at_load(tmp_path):
     assert out["live"] == 1
 
 
+def test_mock_driver_calls_are_capturable(tmp_path):
+    """Every call of a loaded library, the first too, may be captured into a
+    CUDA graph: while the mock driver plays a global-mode stream capture, a
+    call of a compiled layer with constants uploaded at load makes none of
+    the driver calls a capture refuses. Loading a library then does (its
+    module load), and is reported as a failed load."""
+    from conftest import tool
+    if not os.path.isfile(CUDA_RUNTIME):
+        pytest.skip(f"{CUDA_RUNTIME} is not built")
+    source = os.path.join(SOURCE_DIR, "test", "Integration", "GPU", "Inputs",
+                          "q4-g128-b1.mlir")
+    library = tmp_path / "q4.so"
+    subprocess.run([tool("qwha-compile"), source, "--target=cuda", "-o",
+                    str(library)], check=True)
+    shutil.copy(library, tmp_path / "q4-again.so")
+    shutil.copy(library.with_suffix(".h"), tmp_path / "q4-again.h")
+    out = _run(_driver_dir(tmp_path, "mock"), library, f"""
+        import json
+        driver = mock_driver()
+        mock_calls(driver)
+        x = DeviceArray(np.ones((1, 2048), np.float32))
+        driver.mockCudaBeginCapture()
+        shapes = [list(model.forward(x).shape) for _ in range(2)]
+        try:
+            rt.CompiledModel({str(tmp_path / "q4-again.so")!r})
+            load_error = None
+        except RuntimeError as e:
+            load_error = str(e)
+        driver.mockCudaEndCapture()
+        print(json.dumps({{"shapes": shapes, "calls": mock_calls(driver),
+                          "load_error": load_error}}))
+    """)
+    out = json.loads(out)
+    assert out["shapes"] == [[1, 24], [1, 24]]
+    calls = out["calls"]
+    loading = calls.index("cuModuleLoadData refused during stream capture")
+    assert not any("refused" in c for c in calls[:loading]), calls
+    assert sum(c.startswith("cuLaunchKernel") for c in calls[:loading]) == 2
+    assert "q4-again.so: loading its GPU code failed" in out["load_error"]
+    assert "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED" in out["load_error"]
+
+
 # --- A GPU: the artefacts of scripts/gpu-check.py build -------------------------
 
 

@@ -5,7 +5,9 @@
  * one instead of a kernel; a module's kernels do nothing). Every call that
  * matters to stream ordering and memory (not context and device
  * bookkeeping) is appended to a log that mockCudaTakeLog returns, so tests
- * check which driver calls the runtime made, on which stream.
+ * check which driver calls the runtime made, on which stream. Between
+ * mockCudaBeginCapture and mockCudaEndCapture, the calls a real driver
+ * refuses during (global-mode) stream capture fail and are logged as such.
  *
  * It defines the driver functions the runtime imports, by the names cuda.h
  * maps them to (cuMemAlloc is cuMemAlloc_v2, ...), with ABI-compatible
@@ -31,6 +33,7 @@ enum {
   CUDA_ERROR_OUT_OF_MEMORY = 2,
   CUDA_ERROR_INVALID_DEVICE = 101,
   CUDA_ERROR_NOT_FOUND = 500,
+  CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
 };
 
 #define EXPORT __attribute__((visibility("default")))
@@ -75,6 +78,33 @@ EXPORT char *mockCudaTakeLog(void) {
   return text;
 }
 EXPORT void mockCudaFree(void *p) { free(p); }
+
+/*--- Stream capture ------------------------------------------------------*/
+
+/* Whether a stream is being captured into a CUDA graph, process-wide as in
+   cudaStreamCaptureModeGlobal (torch's default): then synchronous
+   allocations, frees, copies and synchronisation, and module loads, fail on
+   every thread. Stream-ordered work is accepted (captured, or run on other
+   streams). */
+static int capturing;
+
+EXPORT void mockCudaBeginCapture(void) {
+  __atomic_store_n(&capturing, 1, __ATOMIC_SEQ_CST);
+  record("mockCudaBeginCapture");
+}
+EXPORT void mockCudaEndCapture(void) {
+  __atomic_store_n(&capturing, 0, __ATOMIC_SEQ_CST);
+  record("mockCudaEndCapture");
+}
+
+/* Logs `call` as refused when a capture is under way: the caller returns
+   CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED then. */
+static int refusedDuringCapture(const char *call) {
+  if (!__atomic_load_n(&capturing, __ATOMIC_SEQ_CST))
+    return 0;
+  record("%s refused during stream capture", call);
+  return 1;
+}
 
 /*--- Memory, tracked to tell pool allocations from others -----------------*/
 
@@ -193,6 +223,9 @@ EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
   case CUDA_ERROR_NOT_FOUND:
     *name = "CUDA_ERROR_NOT_FOUND";
     return CUDA_SUCCESS;
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    return CUDA_SUCCESS;
   default:
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -206,6 +239,8 @@ EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
 /*--- Modules and launches --------------------------------------------------*/
 
 EXPORT CUresult cuModuleLoadData(CUmodule *module, const void *image) {
+  if (refusedDuringCapture("cuModuleLoadData"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuModuleLoadData");
   *module = (CUmodule)0x30;
   return CUDA_SUCCESS;
@@ -214,6 +249,8 @@ EXPORT CUresult cuModuleLoadData(CUmodule *module, const void *image) {
 EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
                                    unsigned numOptions, void *options,
                                    void **values) {
+  if (refusedDuringCapture("cuModuleLoadDataEx"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuModuleLoadDataEx");
   *module = (CUmodule)0x30;
   return CUDA_SUCCESS;
@@ -284,6 +321,8 @@ EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
 }
 
 EXPORT CUresult cuStreamSynchronize(CUstream stream) {
+  if (refusedDuringCapture("cuStreamSynchronize"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuStreamSynchronize(0x%lx)", H(stream));
   return CUDA_SUCCESS;
 }
@@ -311,6 +350,8 @@ EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
 }
 
 EXPORT CUresult cuEventSynchronize(CUevent event) {
+  if (refusedDuringCapture("cuEventSynchronize"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuEventSynchronize(0x%lx)", H(event));
   return CUDA_SUCCESS;
 }
@@ -326,6 +367,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
   const char *delay = getenv("MOCK_CUDA_ALLOC_DELAY_US");
   if (delay)
     usleep((useconds_t)atoi(delay));
+  if (refusedDuringCapture("cuMemAlloc"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuMemAlloc(%zu)", bytes);
   if (bytes > MOCK_MEMORY_BYTES)
     return CUDA_ERROR_OUT_OF_MEMORY;
@@ -335,6 +378,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) {
 
 EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytes,
                                   unsigned flags) {
+  if (refusedDuringCapture("cuMemAllocManaged"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuMemAllocManaged(%zu)", bytes);
   *dptr = allocate(bytes, MANAGED);
   return CUDA_SUCCESS;
@@ -348,6 +393,8 @@ EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytes,
 }
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
+  if (refusedDuringCapture("cuMemFree"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuMemFree(%s memory)", release(dptr));
   return CUDA_SUCCESS;
 }
@@ -398,11 +445,15 @@ EXPORT CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value,
 }
 
 EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t bytes, unsigned flags) {
+  if (refusedDuringCapture("cuMemHostRegister"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuMemHostRegister(%zu)", bytes);
   return CUDA_SUCCESS;
 }
 
 EXPORT CUresult cuMemHostUnregister(void *ptr) {
+  if (refusedDuringCapture("cuMemHostUnregister"))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   record("cuMemHostUnregister");
   return CUDA_SUCCESS;
 }
