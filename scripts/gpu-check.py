@@ -32,7 +32,11 @@ the GPU, compares with the CPU outputs (|gpu - cpu| <= atol + rtol |cpu|,
 rtol 1e-4 and atol 1e-4 max|cpu|, or what a case's `// gpu-check:
 tolerance=T` line says: rtol T / 3 and atol T max|cpu|, for the TF32
 tensor-core kernels), prints a table and exits non-zero on any
-mismatch or error. --time adds the median time of a call between CUDA
+mismatch or error. Each case is then captured into a CUDA graph (after a
+call on a side stream, as torch advises), its outputs cleared and the
+graph replayed, and the replay's outputs are checked the same way:
+libraries copy their constants to the GPU when loaded, so every call may
+be captured (--no-graph skips this). --time adds the median time of a call between CUDA
 events recorded around it (which includes the Python driver's host time
 where that exceeds the GPU's; bench/gpu times the kernels alone). --sanitize
 runs the same check again under compute-sanitizer's memcheck, then its
@@ -299,6 +303,49 @@ def time_call(torch, model, inputs, repeat):
     return float(np.median(times))
 
 
+def check_outputs(torch, got, case, out_dir):
+    """(status, max abs error, max rel error, notes) of a call's outputs
+    against the CPU's."""
+    got = list(got) if isinstance(got, tuple) else [got]
+    if len(got) != len(case["outputs"]):
+        return "MISMATCH", float("inf"), float("inf"), \
+            [f"{len(got)} outputs, the CPU gave {len(case['outputs'])}"]
+    status, worst_abs, worst_rel, notes = "ok", 0.0, 0.0, []
+    for i, (y, file) in enumerate(zip(got, case["outputs"])):
+        expected = np.load(out_dir / file)
+        if not isinstance(y, torch.Tensor) or y.device.type != "cuda":
+            return "MISMATCH", float("inf"), float("inf"), \
+                [f"output {i} is {type(y).__name__}, not a CUDA tensor"]
+        y = y.cpu().numpy()
+        passed, max_abs, max_rel = compare(
+            y, expected, case.get("atol_relative", ATOL_RELATIVE), case.get("rtol", RTOL))
+        if y.shape != expected.shape:
+            notes.append(f"output {i} shape {y.shape}, expected {expected.shape}")
+        if not passed:
+            status = "MISMATCH"
+        worst_abs, worst_rel = max(worst_abs, max_abs), max(worst_rel, max_rel)
+    return status, worst_abs, worst_rel, notes
+
+
+def replay_graph(torch, model, inputs):
+    """The outputs of a call captured into a CUDA graph, cleared, then
+    written by one replay."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        model.forward(*inputs)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        got = model.forward(*inputs)
+    outputs = list(got) if isinstance(got, tuple) else [got]
+    for y in outputs:
+        y.zero_()
+    graph.replay()
+    torch.cuda.synchronize()
+    return got
+
+
 def run_case(case, out_dir, args, runtime, torch):
     """One row of the table: (status, max abs error, max rel error, ms, note)."""
     runtime_path = out_dir / CUDA_RUNTIME
@@ -308,25 +355,20 @@ def run_case(case, out_dir, args, runtime, torch):
         raise RuntimeError(f"{case['cuda']}'s header does not say QWHA_TARGET_CUDA")
     inputs = [torch.from_numpy(np.load(out_dir / file)).cuda() for file in case["inputs"]]
     got = model.forward(*inputs)
-    got = list(got) if isinstance(got, tuple) else [got]
-    if len(got) != len(case["outputs"]):
-        return "MISMATCH", float("inf"), float("inf"), None, \
-            f"{len(got)} outputs, the CPU gave {len(case['outputs'])}"
     torch.cuda.synchronize()
-    status, worst_abs, worst_rel, notes = "ok", 0.0, 0.0, []
-    for i, (y, file) in enumerate(zip(got, case["outputs"])):
-        expected = np.load(out_dir / file)
-        if not isinstance(y, torch.Tensor) or y.device.type != "cuda":
-            return "MISMATCH", float("inf"), float("inf"), None, \
-                f"output {i} is {type(y).__name__}, not a CUDA tensor"
-        y = y.cpu().numpy()
-        passed, max_abs, max_rel = compare(
-            y, expected, case.get("atol_relative", ATOL_RELATIVE), case.get("rtol", RTOL))
-        if y.shape != expected.shape:
-            notes.append(f"output {i} shape {y.shape}, expected {expected.shape}")
-        if not passed:
-            status = "MISMATCH"
-        worst_abs, worst_rel = max(worst_abs, max_abs), max(worst_rel, max_rel)
+    status, worst_abs, worst_rel, notes = check_outputs(torch, got, case, out_dir)
+    if args.graph and status == "ok":
+        try:
+            replayed = replay_graph(torch, model, inputs)
+        except Exception as e:
+            return "GRAPH", worst_abs, worst_rel, None, \
+                f"capturing a call into a CUDA graph failed: {type(e).__name__}: {e}"
+        status, graph_abs, graph_rel, graph_notes = check_outputs(torch, replayed, case, out_dir)
+        if status != "ok":
+            status = "GRAPH"
+            notes.append("the CUDA graph's replay differs from the CPU")
+        notes += graph_notes
+        worst_abs, worst_rel = max(worst_abs, graph_abs), max(worst_rel, graph_rel)
     ms = time_call(torch, model, inputs, args.repeat) if args.time else None
     return status, worst_abs, worst_rel, ms, "; ".join(notes)
 
@@ -411,7 +453,8 @@ def sanitize(args, out_dir):
         return 2
     command = [sys.executable, os.fspath(pathlib.Path(__file__).resolve()), "run",
                os.fspath(out_dir)]
-    command += [a for f in args.filter for a in ("-k", f)]
+    # Capture needs torch's caching allocator, which is off there (below).
+    command += ["--no-graph"] + [a for f in args.filter for a in ("-k", f)]
     if args.verbose:
         command.append("--verbose")
     # torch's caching allocator would hide out-of-bounds accesses into its
@@ -458,6 +501,8 @@ def main():
     run.add_argument("-k", dest="filter", action="append", default=[],
                      help="only the cases whose name contains this (repeatable)")
     run.add_argument("--time", action="store_true", help="also time each call")
+    run.add_argument("--no-graph", dest="graph", action="store_false",
+                     help="do not check calls captured into CUDA graphs")
     run.add_argument("--repeat", type=int, default=20, help="timed calls (default 20)")
     run.add_argument("--sanitize", action="store_true",
                      help="run under compute-sanitizer memcheck, then racecheck")
