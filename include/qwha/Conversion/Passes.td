@@ -244,7 +244,11 @@ def LaunchLoopsOnGPU : Pass<"qwha-launch-loops-on-gpu", "mlir::ModuleOp"> {
     `scf.for` that reaches memory (a linalg op without parallel
     dimensions) runs in one thread.
     The constant globals a kernel reads are referenced inside it, so that
-    outlining copies them into the kernel's module, in device memory.
+    outlining copies them into the kernel's module, in device memory. A
+    constant global the host returns or passes to a call (directly or
+    through a view) gets a device buffer of its own, filled by a copy
+    kernel, for the host's uses: its caller cannot read host memory and
+    owns what it is returned.
 
     These kernels are correct, not tuned: no shared-memory tiling, and
     fusion is left to the pipeline (`linalg-fuse-elementwise-ops` before

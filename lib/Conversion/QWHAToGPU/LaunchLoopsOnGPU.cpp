@@ -176,6 +176,50 @@ void expandCopy(RewriterBase &rewriter, memref::CopyOp copy) {
   rewriter.eraseOp(copy);
 }
 
+/// Whether `buffer`, or a view of it, is returned by the host function or
+/// passed to a call.
+bool reachesReturnOrCall(Value buffer) {
+  SmallVector<Value> worklist = {buffer};
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    for (Operation *user : value.getUsers()) {
+      if (isa<func::ReturnOp, func::CallOp>(user))
+        return true;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
+        if (view.getViewSource() == value)
+          llvm::append_range(worklist, user->getResults());
+    }
+  }
+  return false;
+}
+
+/// A constant the host function returns or passes to a call (a constant
+/// tensor returned as it is, bufferized to its global) would reach the
+/// callee as a host pointer. Gives each such global read a device buffer
+/// of its own instead, filled by a copy, which becomes a kernel as every
+/// copy from a global does, and which every use of the read then takes:
+/// the caller owns and frees a returned buffer, as a fresh allocation.
+void copyEscapingConstants(RewriterBase &rewriter, func::FuncOp function) {
+  SmallVector<memref::GetGlobalOp> reads;
+  for (auto read : function.getBody().front().getOps<memref::GetGlobalOp>()) {
+    MemRefType type = read.getType();
+    // Others are qwha-place-buffers-on-gpu's to report.
+    if (type.getLayout().isIdentity() && !type.getMemorySpace() &&
+        reachesReturnOrCall(read))
+      reads.push_back(read);
+  }
+  for (memref::GetGlobalOp read : reads) {
+    rewriter.setInsertionPointAfter(read);
+    Location loc = read.getLoc();
+    Value buffer = memref::AllocOp::create(rewriter, loc, read.getType(),
+                                           rewriter.getI64IntegerAttr(64));
+    auto copy = memref::CopyOp::create(rewriter, loc, read, buffer);
+    rewriter.replaceUsesWithIf(read.getResult(), buffer, [&](OpOperand &use) {
+      return use.getOwner() != copy;
+    });
+  }
+}
+
 /// The kernel module of `module`: convert-qwha-to-gpu's, or a new one.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module,
                                          SymbolTable &symbols) {
@@ -528,6 +572,7 @@ LogicalResult LaunchLoopsOnGPUPass::runOnFunction(func::FuncOp function) {
   IRRewriter rewriter(function.getContext());
   Block &body = function.getBody().front();
 
+  copyEscapingConstants(rewriter, function);
   SmallVector<memref::CopyOp> copies;
   WalkResult ranked = function.walk([&](memref::CopyOp copy) {
     if (copy->getParentOfType<gpu::LaunchOp>() || isMemcpy(copy))

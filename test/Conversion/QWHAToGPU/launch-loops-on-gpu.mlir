@@ -443,3 +443,49 @@ func.func @kept(%acc: memref<4xf32>, %x: memref<4x64xf32>, %n: index, %ints: mem
   }
   return
 }
+
+// -----
+
+// A constant returned as it is, through a view, and passed to a call would
+// reach the caller as a host pointer: it gets a device buffer of its own
+// (which the caller frees), filled by a copy kernel that reads the global;
+// every use takes the buffer. A constant only kernels read stays a global.
+
+// CHECK-LABEL: func.func @escaping_constant() -> (memref<4xf32>, memref<2x2xf32>)
+// CHECK:         %[[BUF:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4xf32>
+// CHECK:         gpu.launch_func @qwha_kernels::@escaping_constant_loop {{.*}} args(%[[BUF]] : memref<4xf32>)
+// CHECK:         %[[VIEW:.*]] = memref.expand_shape %[[BUF]] {{\[}}[0, 1]] output_shape [2, 2]
+// CHECK:         call @consume(%[[BUF]]) : (memref<4xf32>) -> ()
+// CHECK:         gpu.launch_func @qwha_kernels::@escaping_constant_loop_0 {{.*}} args(%[[BUF]] : memref<4xf32>)
+// CHECK:         return %[[BUF]], %[[VIEW]] : memref<4xf32>, memref<2x2xf32>
+// CHECK-NOT:     memref.get_global
+// CHECK:       gpu.module @qwha_kernels
+// CHECK:         gpu.func @escaping_constant_loop(%[[KBUF:.*]]: memref<4xf32>) kernel
+// CHECK:           %[[KG:.*]] = memref.get_global @weights : memref<4xf32>
+// CHECK:           %[[KV:.*]] = memref.load %[[KG]][%{{.*}}] : memref<4xf32>
+// CHECK:           memref.store %[[KV]], %[[KBUF]][%{{.*}}] : memref<4xf32>
+// CHECK:         memref.global "private" constant @weights : memref<4xf32> = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]>
+// CHECK:         gpu.func @escaping_constant_loop_0(%[[KBUF0:.*]]: memref<4xf32>) kernel
+// CHECK:           %[[KB:.*]] = memref.get_global @bias_table : memref<4xf32>
+// CHECK:           memref.load %[[KBUF0]]
+// CHECK:           memref.load %[[KB]]
+memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+memref.global "private" constant @bias_table : memref<4xf32> = dense<0.5>
+func.func private @consume(memref<4xf32>)
+func.func @escaping_constant() -> (memref<4xf32>, memref<2x2xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %w = memref.get_global @weights : memref<4xf32>
+  %v = memref.expand_shape %w [[0, 1]] output_shape [2, 2] : memref<4xf32> into memref<2x2xf32>
+  call @consume(%w) : (memref<4xf32>) -> ()
+  %b = memref.get_global @bias_table : memref<4xf32>
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %x = memref.load %w[%i] : memref<4xf32>
+    %y = memref.load %b[%i] : memref<4xf32>
+    %z = arith.addf %x, %y : f32
+    memref.store %z, %w[%i] : memref<4xf32>
+    scf.reduce
+  }
+  return %w, %v : memref<4xf32>, memref<2x2xf32>
+}

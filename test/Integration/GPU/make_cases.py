@@ -8,7 +8,8 @@ tiles of 1 to 16 rows and more than one lane stride of steps; the
 `mma-*` cases take the tensor-core kernels (batches of 17 rows or more on
 sm_80 and newer): partial row blocks and batch tiles, act-order, padding,
 float weights, fused and separate adapters, unsorted and duplicate adapter
-entries, and a dynamic batch on either side of the threshold. Weights are
+entries, and a dynamic batch on either side of the threshold; and a
+constant returned as it is. Weights are
 seeded random numbers, so the files are reproducible:
 
     python3 test/Integration/GPU/make_cases.py test/Integration/GPU/Inputs
@@ -206,6 +207,15 @@ def main(directory):
         "H_20 while loading)", fwht(320, 2, False))
     add("fwht-16-b2", 13, "transform of 16: shared memory only",
         fwht(16, 2, True))
+
+    def constant_result(r):
+        c = r.normal(size=8).astype(np.float32)
+        body = const("c", c, shape([8], "f32"))
+        body += (f"  %y = tensor.expand_shape %c [[0, 1]] output_shape [2, 4] : "
+                 f"{shape([8], 'f32')} into {shape([2, 4], 'f32')}\n")
+        return shape([2, 4], "f32"), shape([2, 4], "f32"), body
+    add("constant-result-b2", 14, "a constant returned as it is (host code "
+        "gets a device copy of it for the caller)", constant_result)
 
     for name, text in cases.items():
         (out_dir / f"{name}.mlir").write_text(text)
