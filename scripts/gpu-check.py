@@ -22,7 +22,7 @@ outputs as .npy files, copies libqwha_cuda_runtime.so and the Python driver
 OUT_DIR/manifest.json. --cpu-only skips the CUDA compilation (to try this
 flow where the CUDA target cannot compile the cases). A case that fails to
 compile or run is reported and left out; the exit status says whether any
-did. Keep OUT_DIR small and inside the work tree (about 2 MB for the
+did. Keep OUT_DIR small and inside the work tree (about 7 MB for the
 default cases) to carry it to the GPU machine.
 
 `run` (needs numpy and torch with a CUDA device) calls each case's CUDA

@@ -252,19 +252,36 @@ gpu::GPUFuncOp qwha::cuda::buildRowKernel(gpu::GPUModuleOp module, Location loc,
   Value x = entry->getArgument(0);
   Value h = spec.takesTransform() ? entry->getArgument(1) : Value();
   Value y = entry->getArguments().back();
+  // The branches are uniform: every block of the launch takes the same one.
+  KernelEmitter e(b);
+  Value batch = memref::DimOp::create(b, x, 0);
+  auto emitRowPath = [&] {
+    if (spec.staticBatch || spec.batchTile == 1) {
+      RowKernelBuilder(b, spec).build(x, h, y);
+      return;
+    }
+    // A dynamic batch of one row (a decode step) takes a path of its own:
+    // the tile's other sums would about double the instructions issued per
+    // weight. Its grid is the tile's: one row of blocks.
+    RowKernelSpec single = spec;
+    single.staticBatch = 1;
+    single.batchTile = 1;
+    Value one = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, batch,
+                                      e.index(1));
+    e.ifElse(
+        one, [&] { RowKernelBuilder(b, single).build(x, h, y); },
+        [&] { RowKernelBuilder(b, spec).build(x, h, y); });
+  };
   if (spec.hasRowPath() && spec.hasTensorCorePath()) {
-    // The branch is uniform: every block of the launch takes the same one.
-    KernelEmitter e(b);
-    Value batch = memref::DimOp::create(b, x, 0);
     Value large = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, batch,
                                         e.index(spec.mmaMinBatch));
     e.ifElse(
         large, [&] { emitTensorCoreRowKernel(b, spec, x, h, y); },
-        [&] { RowKernelBuilder(b, spec).build(x, h, y); });
+        emitRowPath);
   } else if (spec.hasTensorCorePath()) {
     emitTensorCoreRowKernel(b, spec, x, h, y);
   } else {
-    RowKernelBuilder(b, spec).build(x, h, y);
+    emitRowPath();
   }
   gpu::ReturnOp::create(b);
   return function;

@@ -14,10 +14,11 @@
 // qwha.qlinear_wha): y[b, n] = sum_k x[b, k] W[n, k] (+ sum_p F[n, p] h[b,
 // col(p)]). A block is `warps` warps; each warp owns `rowsPerWarp` output
 // rows and a tile of `batchTile` input rows (grid: output row tiles x input
-// row tiles). Its lanes walk the rows' packed weight one step (GpuPacking.h:
-// one 128-bit load per plane) at a time, 32 steps apart, dequantize in
-// registers (mantissa trick, no int-to-float conversion), and keep
-// rowsPerWarp x batchTile partial sums; the adapter's stored entries of a
+// row tiles; a kernel for a dynamic batch also has a branch for a single
+// input row, the decode step). Its lanes walk the rows' packed weight one
+// step (GpuPacking.h: one 128-bit load per plane) at a time, 32 steps
+// apart, dequantize in registers (mantissa trick, no int-to-float
+// conversion), and keep rowsPerWarp x batchTile partial sums; the adapter's stored entries of a
 // row are spread over the lanes the same way and added into the same sums;
 // a butterfly of warp shuffles reduces them and lane 0 writes the outputs.
 //

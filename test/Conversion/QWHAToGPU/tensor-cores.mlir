@@ -66,7 +66,9 @@ func.func @static_batch(%x: tensor<32x64xf32>) -> tensor<32x8xf32> {
 
 // A dynamic batch: one kernel with both paths. The host picks the grid and
 // the shared memory of the path the batch takes, the kernel branches on
-// the same comparison.
+// the same comparison. Below the tensor cores, a batch of one row takes a
+// path of its own, with one sum per output row where a tile of 4 input
+// rows carries 4 (rows-per-warp 2: 2 and 8 sums through the weight loop).
 // CHECK-LABEL: func.func @dynamic_batch(
 // CHECK-DAG:     %[[C17:.*]] = arith.constant 17 : index
 // CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
@@ -86,7 +88,13 @@ func.func @static_batch(%x: tensor<32x64xf32>) -> tensor<32x8xf32> {
 // CHECK:           nvgpu.mma.sync
 // CHECK:         } else {
 // CHECK-NOT:       nvgpu.mma.sync
-// CHECK:           gpu.shuffle xor
+// CHECK:           %[[ONE:.*]] = arith.cmpi eq, %[[BATCH]], %{{.*}} : index
+// CHECK:           scf.if %[[ONE]] {
+// CHECK:             scf.for {{.*}} iter_args(%{{[^,]*}}, %{{[^,]*}}) -> (f32, f32) {
+// CHECK:             gpu.shuffle xor
+// CHECK:           } else {
+// CHECK:             scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK:             gpu.shuffle xor
 // CHECK:         gpu.return
 
 func.func @dynamic_batch(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {

@@ -8,7 +8,8 @@ tiles of 1 to 16 rows and more than one lane stride of steps; the
 `mma-*` cases take the tensor-core kernels (batches of 17 rows or more on
 sm_80 and newer): partial row blocks and batch tiles, act-order, padding,
 float weights, fused and separate adapters, unsorted and duplicate adapter
-entries, and a dynamic batch on either side of the threshold; and a
+entries, and a dynamic batch on either side of the threshold and of one
+row; and a
 constant returned as it is. Weights are
 seeded random numbers, so the files are reproducible:
 
@@ -151,6 +152,10 @@ def main(directory):
         "warp-per-rows branch",
         lambda r: qlinear(r, "fc", ["?", 256], 40, 256, 4, 64),
         "dynamic-size=3")
+    add("wha-dynamic-b1", 23, "QWHA layer, dynamic batch run with one row: "
+        "the kernel's single-row branch",
+        lambda r: qlinear(r, "fc", ["?", 256], 40, 256, 4, 64, adapter=8),
+        "dynamic-size=1")
     add("wha-q4-g64-b4", 7, "QWHA layer: 4-bit groups of 64 plus a sparse "
         "adapter (16 entries a row) on the normalized transform",
         lambda r: qlinear(r, "fc", [4, 512], 48, 512, 4, 64, adapter=16))
