@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 
+#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -123,6 +124,26 @@ qwha::quant::packFloatForGpu(int64_t rows, int64_t cols,
   return packed;
 }
 
+uint32_t qwha::quant::getMantissaBits(const GpuPackedWeight &packed,
+                                      int64_t row, int64_t column) {
+  assert(!packed.isFloat() && "float weights are stored as their bits");
+  const unsigned top = 23 - packed.bits;
+  const uint32_t *low =
+      packed.planes[0].data() + row * packed.getPlaneWords(0);
+  uint32_t field;
+  if (packed.bits == 3) {
+    const uint32_t *high =
+        packed.planes[1].data() + row * packed.getPlaneWords(1);
+    field = getBitFieldMove(2 * (column % 16), 2, top).apply(low[column / 16]) |
+            getBitFieldMove(column % 32, 1, top + 2).apply(high[column / 32]);
+  } else {
+    const int64_t perWord = 32 / packed.bits;
+    field = getBitFieldMove(packed.bits * (column % perWord), packed.bits, top)
+                .apply(low[column / perWord]);
+  }
+  return 0x3F800000u | field;
+}
+
 std::vector<float> qwha::quant::unpackGpuWeight(const GpuPackedWeight &packed) {
   std::vector<float> weight(packed.rows * packed.cols, 0.0f);
   for (int64_t n = 0; n < packed.rows; ++n)
@@ -136,18 +157,7 @@ std::vector<float> qwha::quant::unpackGpuWeight(const GpuPackedWeight &packed) {
       if (packed.isFloat()) {
         std::memcpy(&value, &low[j], sizeof(value));
       } else {
-        uint32_t code;
-        if (packed.bits == 3) {
-          const uint32_t *high =
-              packed.planes[1].data() + n * packed.getPlaneWords(1);
-          code = ((low[j / 16] >> (2 * (j % 16))) & 3u) |
-                 (((high[j / 32] >> (j % 32)) & 1u) << 2);
-        } else {
-          const int64_t perWord = 32 / packed.bits;
-          code = (low[j / perWord] >> (packed.bits * (j % perWord))) &
-                 ((1u << packed.bits) - 1);
-        }
-        uint32_t mantissa = 0x3F800000u | (code << (23 - packed.bits));
+        uint32_t mantissa = getMantissaBits(packed, n, j);
         float m;
         std::memcpy(&m, &mantissa, sizeof(m));
         int64_t g = j / packed.groupStride;

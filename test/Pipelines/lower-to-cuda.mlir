@@ -14,16 +14,22 @@
 // PTX: shfl.sync.bfly.b32 {{[^;]*}}, 16, 31, -1;
 // PTX: bar.sync {{[^;]*}}0;
 // The row kernel: 128-bit non-coherent loads of the packed weight (and a
-// 64-bit one for the high bit of 3-bit codes), fused multiply-adds, the
-// warp reduction as butterfly shuffles; blocks of 128 threads.
+// 64-bit one for the high bit of 3-bit codes), each code moved into 1.0f's
+// mantissa by a shift and one lop3 ((code bits & mask) | 1.0f, or | the
+// low bits), fused multiply-adds, the warp reduction as butterfly
+// shuffles; blocks of 128 threads.
 // PTX: .entry qlinear_q4(
 // PTX: .maxntid 128, 1, 1
 // PTX: ld.global.nc.v4.b32
+// PTX: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 0x00780000, %r{{[0-9]+}}, 0xEA;
 // PTX: fma.rn.f32
 // PTX: shfl.sync.bfly.b32 {{[^;]*}}, 16, 31, -1;
 // PTX: shfl.sync.bfly.b32 {{[^;]*}}, 1, 31, -1;
 // PTX: .entry qlinear_q3(
 // PTX: ld.global.nc.v2.b32
+// PTX: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 0x00300000, %r{{[0-9]+}}, 0xEA;
+// PTX: lop3.b32 %r{{[0-9]+}}, %r{{[0-9]+}}, 0x00400000, %r{{[0-9]+}}, 0xEA;
+// PTX-NOT: and.b32
 
 // The host: one stream per call; the transform's buffer freed after the
 // kernel that reads it, the result returned; one synchronization.

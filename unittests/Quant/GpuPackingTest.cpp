@@ -130,6 +130,42 @@ INSTANTIATE_TEST_SUITE_P(
         Case{8, 3, 64, 16, Order::Contiguous},   // groups of 16: padded to 32
         Case{8, 2, 48, 48, Order::Uneven}));
 
+TEST(GpuPackingTest, BitFieldMoveIsTheTwoShiftExtraction) {
+  std::mt19937 rng(5);
+  std::vector<uint32_t> words = {0u, ~0u, 0x80000001u, 0x12345678u};
+  for (int i = 0; i < 60; ++i)
+    words.push_back(rng());
+  for (unsigned width : {1u, 2u, 3u, 4u, 8u})
+    for (unsigned from = 0; from + width <= 32; ++from)
+      for (unsigned to = 0; to + width <= 32; ++to) {
+        BitFieldMove move = getBitFieldMove(from, width, to);
+        // One shift at most, in the direction the field moves.
+        EXPECT_TRUE(move.shiftLeft == 0 || move.shiftRight == 0);
+        EXPECT_EQ(move.shiftLeft + move.shiftRight,
+                  to > from ? to - from : from - to);
+        EXPECT_EQ(uint64_t(move.mask) >> to, (uint64_t(1) << width) - 1);
+        for (uint32_t word : words) {
+          uint32_t field = (word >> from) & uint32_t((uint64_t(1) << width) - 1);
+          ASSERT_EQ(move.apply(word), field << to)
+              << "width " << width << " from " << from << " to " << to
+              << " word " << word;
+        }
+      }
+}
+
+TEST(GpuPackingTest, MantissaBitsHoldTheCodeBelowTheExponentOfOne) {
+  for (unsigned bits : {2u, 3u, 4u, 8u}) {
+    RandomWeight w = makeWeight(3, 200, 40, bits, Order::Uneven, 11 + bits);
+    llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());
+    ASSERT_TRUE(bool(packed)) << llvm::toString(packed.takeError());
+    for (int64_t n = 0; n < packed->rows; ++n)
+      for (int64_t j = 0; j < packed->packedCols; ++j)
+        ASSERT_EQ(getMantissaBits(*packed, n, j),
+                  0x3F800000u | readCode(*packed, n, j) << (23 - bits))
+            << bits << " bits, row " << n << ", packed column " << j;
+  }
+}
+
 TEST(GpuPackingTest, ContiguousStepAlignedWeightNeedsNoColumnMap) {
   RandomWeight w = makeWeight(2, 256, 128, 4, Order::Contiguous, 1);
   llvm::Expected<GpuPackedWeight> packed = packForGpu(w.view());

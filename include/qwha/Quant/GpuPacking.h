@@ -102,6 +102,38 @@ struct GpuPackedWeight {
   bool isFloat() const { return bits == 32; }
 };
 
+/// How a kernel moves the `width`-bit field at bit `from` of a word to bit
+/// `to`: one shift and one mask, where the plain ((word >> from) & mask) <<
+/// to takes two shifts. Or-ed into 1.0f's bits, the mask fuses with the or
+/// (a three-input LOP3 on NVIDIA GPUs): two instructions per code.
+struct BitFieldMove {
+  unsigned shiftLeft = 0;  ///< when the field moves up
+  unsigned shiftRight = 0; ///< when it moves down
+  uint32_t mask = 0;       ///< the field's bits at `to`
+
+  uint32_t apply(uint32_t word) const {
+    return (shiftLeft ? word << shiftLeft : word >> shiftRight) & mask;
+  }
+};
+
+/// The move of the `width`-bit field at bit `from` to bit `to` (both fields
+/// within 32 bits).
+constexpr BitFieldMove getBitFieldMove(unsigned from, unsigned width,
+                                       unsigned to) {
+  BitFieldMove move;
+  if (to >= from)
+    move.shiftLeft = to - from;
+  else
+    move.shiftRight = from - to;
+  move.mask = static_cast<uint32_t>(((uint64_t(1) << width) - 1) << to);
+  return move;
+}
+
+/// The bits of the float m(q) = 1 + q / 2^bits of packed column `column`
+/// of `packed`'s row `row`, from its words as the kernels read them.
+uint32_t getMantissaBits(const GpuPackedWeight &packed, int64_t row,
+                         int64_t column);
+
 /// Packs `weight` (validated first). Errors name the unsupported width, the
 /// inconsistency in `weight`, or its first non-finite scale or zero point.
 llvm::Expected<GpuPackedWeight> packForGpu(const QuantizedWeightView &weight);

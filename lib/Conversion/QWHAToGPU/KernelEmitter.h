@@ -13,11 +13,15 @@
 #ifndef QWHA_LIB_CONVERSION_QWHATOGPU_KERNELEMITTER_H
 #define QWHA_LIB_CONVERSION_QWHATOGPU_KERNELEMITTER_H
 
+#include "qwha/Quant/GpuPacking.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace qwha::cuda {
 
@@ -106,31 +110,52 @@ public:
         });
     return SmallVector<Value>(forOp.getResults());
   }
+  /// (value & mask) | other as one lop3. ptxas turns an and and an or
+  /// with two immediates into two LOP3s (SASS takes one immediate), one
+  /// instruction per weight more in the GEMV's inner loop; an explicit lop3
+  /// with `other` in a register is one.
+  Value maskOr(Value value, uint32_t mask, Value other) {
+    std::string ptx =
+        llvm::formatv("lop3.b32 $0, $1, {0:x8}, $2, 0xEA;", mask).str();
+    return mlir::LLVM::InlineAsmOp::create(
+               b, b.getI32Type(), ValueRange{value, other}, ptx, "=r,r,r",
+               /*has_side_effects=*/false, /*is_align_stack=*/false,
+               mlir::LLVM::tailcallkind::TailCallKind::None,
+               mlir::LLVM::AsmDialectAttr::get(
+                   b.getContext(), mlir::LLVM::AsmDialect::AD_ATT),
+               /*operand_attrs=*/mlir::ArrayAttr())
+        .getResult(0);
+  }
+
   /// m(q) of column `i` of a run of packed columns that starts on a word
-  /// boundary, from its words per plane (GpuPacking.h); the float's bits
-  /// for 32-bit weights.
+  /// boundary, from its words per plane (GpuPacking.h), as
+  /// quant::getMantissaBits computes it on the host; the float's bits for
+  /// 32-bit weights. Two instructions per code: a shift and a lop3.
   Value mantissa(unsigned bits, ArrayRef<SmallVector<Value>> words,
                  int64_t i) {
-    auto field = [&](Value word, int64_t shift, uint32_t mask, int64_t to) {
+    // The field of `word` at `from` moved to `to`, or-ed into `into`.
+    auto place = [&](Value word, unsigned from, unsigned width, unsigned to,
+                     Value into) {
+      quant::BitFieldMove move = quant::getBitFieldMove(from, width, to);
       Value value = word;
-      if (shift)
-        value = arith::ShRUIOp::create(b, value, this->word(uint32_t(shift)));
-      value = arith::AndIOp::create(b, value, this->word(mask));
-      return arith::ShLIOp::create(b, value, this->word(uint32_t(to)));
+      if (move.shiftLeft)
+        value = arith::ShLIOp::create(b, value, this->word(move.shiftLeft));
+      else if (move.shiftRight)
+        value = arith::ShRUIOp::create(b, value, this->word(move.shiftRight));
+      return maskOr(value, move.mask, into);
     };
+    if (bits == 32)
+      return arith::BitcastOp::create(b, f32, words[0][i]);
+    const unsigned top = 23 - bits;
+    Value one = word(0x3F800000u);
     Value bitsOfFloat;
-    if (bits == 32) {
-      bitsOfFloat = words[0][i];
-    } else if (bits == 3) {
-      Value low = field(words[0][i / 16], 2 * (i % 16), 3u, 20);
-      Value high = field(words[1][i / 32], i % 32, 1u, 22);
-      bitsOfFloat = arith::OrIOp::create(
-          b, arith::OrIOp::create(b, low, high), word(0x3F800000u));
+    if (bits == 3) {
+      Value low = place(words[0][i / 16], 2 * (i % 16), 2, top, one);
+      bitsOfFloat = place(words[1][i / 32], i % 32, 1, top + 2, low);
     } else {
       const int64_t perWord = 32 / bits;
-      Value code = field(words[0][i / perWord], bits * (i % perWord),
-                         (1u << bits) - 1, 23 - bits);
-      bitsOfFloat = arith::OrIOp::create(b, code, word(0x3F800000u));
+      bitsOfFloat =
+          place(words[0][i / perWord], bits * (i % perWord), bits, top, one);
     }
     return arith::BitcastOp::create(b, f32, bitsOfFloat);
   }

@@ -38,11 +38,11 @@
 // CHECK:               arith.cmpi sge
 // CHECK:               memref.load %[[KX]]
 // CHECK:               arith.select
-// A code becomes 1 + q / 16 in mantissa bits 19-22 of 1.0f.
-// CHECK:               arith.andi %{{.*}}, %{{.*}} : i32
-// CHECK:               arith.shli
-// CHECK:               arith.ori %{{.*}}, %{{.*}} : i32
-// CHECK:               arith.bitcast %{{.*}} : i32 to f32
+// A code becomes 1 + q / 16 in mantissa bits 19-22 of 1.0f: one shift,
+// then one lop3 that masks the code and ors in 1.0f's bits.
+// CHECK:               %[[SHIFTED:.*]] = arith.shli %{{.*}}, %{{.*}} : i32
+// CHECK:               %[[BITS:.*]] = llvm.inline_asm asm_dialect = att "lop3.b32 $0, $1, 0x00780000, $2, 0xEA;", "=r,r,r" %[[SHIFTED]], %[[ONE:.*]] : (i32, i32) -> i32
+// CHECK:               arith.bitcast %[[BITS]] : i32 to f32
 // CHECK:               arith.mulf %{{.*}} fastmath<contract> : f32
 // CHECK:               arith.addf %{{.*}} fastmath<contract> : f32
 // CHECK:             gpu.shuffle  xor %{{.*}}, %{{.*}}, %{{.*}} : f32
