@@ -408,11 +408,9 @@ def test_mock_driver_compiled_library(tmp_path):
     assert out["live"] == 0
 
 
-def test_mock_driver_uploads_constants_at_load(tmp_path):
-    """A compiled layer whose packed weights (24 KiB) are more than the
-    kernel image keeps: they stay in the library, which copies them to the
-    device when it is loaded, once, after loading its kernels; calls only
-    launch (so that a first call may be captured into a CUDA graph)."""
+def _compile_cuda_layer(tmp_path):
+    """tmp_path/q4.so: the 4-bit layer of test/Integration/GPU/Inputs/
+    q4-g128-b1.mlir (24 KiB of codes, uploaded at load) for --target=cuda."""
     from conftest import tool
     if not os.path.isfile(CUDA_RUNTIME):
         pytest.skip(f"{CUDA_RUNTIME} is not built")
@@ -421,6 +419,15 @@ def test_mock_driver_uploads_constants_at_load(tmp_path):
     library = tmp_path / "q4.so"
     subprocess.run([tool("qwha-compile"), source, "--target=cuda", "-o",
                     str(library)], check=True)
+    return library
+
+
+def test_mock_driver_uploads_constants_at_load(tmp_path):
+    """A compiled layer whose packed weights (24 KiB) are more than the
+    kernel image keeps: they stay in the library, which copies them to the
+    device when it is loaded, once, after loading its kernels; calls only
+    launch (so that a first call may be captured into a CUDA graph)."""
+    library = _compile_cuda_layer(tmp_path)
     out = _run(_driver_dir(tmp_path, "mock"), library, """
         import json
         driver = mock_driver()
@@ -459,14 +466,7 @@ def test_mock_driver_calls_are_capturable(tmp_path):
     call of a compiled layer with constants uploaded at load makes none of
     the driver calls a capture refuses. Loading a library then does (its
     module load), and is reported as a failed load."""
-    from conftest import tool
-    if not os.path.isfile(CUDA_RUNTIME):
-        pytest.skip(f"{CUDA_RUNTIME} is not built")
-    source = os.path.join(SOURCE_DIR, "test", "Integration", "GPU", "Inputs",
-                          "q4-g128-b1.mlir")
-    library = tmp_path / "q4.so"
-    subprocess.run([tool("qwha-compile"), source, "--target=cuda", "-o",
-                    str(library)], check=True)
+    library = _compile_cuda_layer(tmp_path)
     shutil.copy(library, tmp_path / "q4-again.so")
     shutil.copy(library.with_suffix(".h"), tmp_path / "q4-again.h")
     out = _run(_driver_dir(tmp_path, "mock"), library, f"""

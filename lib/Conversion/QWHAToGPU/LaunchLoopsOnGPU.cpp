@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
+#include "BufferViews.h"
 
 #include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -176,23 +177,6 @@ void expandCopy(RewriterBase &rewriter, memref::CopyOp copy) {
   rewriter.eraseOp(copy);
 }
 
-/// Whether `buffer`, or a view of it, is returned by the host function or
-/// passed to a call.
-bool reachesReturnOrCall(Value buffer) {
-  SmallVector<Value> worklist = {buffer};
-  while (!worklist.empty()) {
-    Value value = worklist.pop_back_val();
-    for (Operation *user : value.getUsers()) {
-      if (isa<func::ReturnOp, func::CallOp>(user))
-        return true;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
-        if (view.getViewSource() == value)
-          llvm::append_range(worklist, user->getResults());
-    }
-  }
-  return false;
-}
-
 /// A constant the host function returns or passes to a call (a constant
 /// tensor returned as it is, bufferized to its global) would reach the
 /// callee as a host pointer. Gives each such global read a device buffer
@@ -205,7 +189,9 @@ void copyEscapingConstants(RewriterBase &rewriter, func::FuncOp function) {
     MemRefType type = read.getType();
     // Others are qwha-place-buffers-on-gpu's to report.
     if (type.getLayout().isIdentity() && !type.getMemorySpace() &&
-        reachesReturnOrCall(read))
+        qwha::cuda::isUsedThroughViews(read, [](Operation *user) {
+          return isa<func::ReturnOp, func::CallOp>(user);
+        }))
       reads.push_back(read);
   }
   for (memref::GetGlobalOp read : reads) {

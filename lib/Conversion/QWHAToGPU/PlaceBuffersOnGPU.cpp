@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qwha/Conversion/QWHAToGPU/QWHAToGPU.h"
+#include "BufferViews.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -58,18 +59,8 @@ bool isHostSafe(Operation *op) {
 
 /// Whether `buffer`, or a view of it, is returned by the function.
 bool escapes(Value buffer) {
-  SmallVector<Value> worklist = {buffer};
-  while (!worklist.empty()) {
-    Value value = worklist.pop_back_val();
-    for (Operation *user : value.getUsers()) {
-      if (isa<func::ReturnOp>(user))
-        return true;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
-        if (view.getViewSource() == value)
-          llvm::append_range(worklist, user->getResults());
-    }
-  }
-  return false;
+  return qwha::cuda::isUsedThroughViews(
+      buffer, [](Operation *user) { return isa<func::ReturnOp>(user); });
 }
 
 /// The last op of `block` that uses `buffer` or a view of it (directly or
