@@ -281,32 +281,46 @@ createTargetMachine(unsigned level) {
 } // namespace
 
 /// --emit=ptx: the PTX of the module's one gpu.binary, which
-/// qwha-lower-to-cuda built with format=isa.
-static int writePTX(ModuleOp module) {
+/// qwha-lower-to-cuda built with format=isa; failure (reported) otherwise.
+static FailureOr<StringRef> getKernelPTX(ModuleOp module) {
   SmallVector<gpu::BinaryOp> binaries(module.getOps<gpu::BinaryOp>());
-  if (binaries.empty())
-    return fail("'" + inputFile +
-                "' has no GPU kernels: there is no PTX to write");
+  if (binaries.empty()) {
+    fail("'" + inputFile + "' has no GPU kernels: there is no PTX to write");
+    return failure();
+  }
   if (binaries.size() > 1) {
     std::string names;
     for (gpu::BinaryOp binary : binaries)
       names += (names.empty() ? "@" : ", @") + binary.getSymName().str();
-    return fail("'" + inputFile + "' has " + llvm::Twine(binaries.size()) +
-                " GPU binaries (" + names +
-                "), and --emit=ptx writes one: use --emit=llvm, which holds "
-                "them all");
+    fail("'" + inputFile + "' has " + llvm::Twine(binaries.size()) +
+         " GPU binaries (" + names +
+         "), and --emit=ptx writes one: use --emit=llvm, which holds them "
+         "all");
+    return failure();
   }
   // One object: the pipeline compiles for one chip.
   auto object = cast<gpu::ObjectAttr>(binaries.front().getObjects()[0]);
-  StringRef ptx = object.getObject().getValue();
+  return object.getObject().getValue();
+}
+
+/// Text for -o: printed for `-o -`, else added to `outputs`.
+static llvm::Error
+addTextOutput(PendingOutputs &outputs,
+              llvm::function_ref<void(llvm::raw_ostream &)> content) {
   if (outputFile == "-") {
-    llvm::outs() << ptx;
-    return 0;
+    content(llvm::outs());
+    return llvm::Error::success();
   }
-  PendingOutputs outputs;
-  if (llvm::Error err =
-          outputs.add(outputFile, [&](auto &os) { os << ptx; }))
-    return fail(llvm::toString(std::move(err)));
+  return outputs.add(outputFile, content);
+}
+
+/// Adds the header, when there is one, and renames every output into place.
+static int commitOutputs(PendingOutputs &outputs, StringRef headerPath,
+                         StringRef header) {
+  if (!headerPath.empty())
+    if (llvm::Error err =
+            outputs.add(headerPath, [&](auto &os) { os << header; }))
+      return fail(llvm::toString(std::move(err)));
   if (llvm::Error err = outputs.commit())
     return fail(llvm::toString(std::move(err)));
   return 0;
@@ -444,8 +458,16 @@ int main(int argc, char **argv) {
                 " failed");
   if (failed(verifyLoweredEntryPoints(*module, *entries)))
     return 1;
-  if (emit == Emit::PTX)
-    return writePTX(*module);
+  if (emit == Emit::PTX) {
+    FailureOr<StringRef> ptx = getKernelPTX(*module);
+    if (failed(ptx))
+      return 1;
+    PendingOutputs outputs;
+    if (llvm::Error err =
+            addTextOutput(outputs, [&](auto &os) { os << *ptx; }))
+      return fail(llvm::toString(std::move(err)));
+    return commitOutputs(outputs, headerPath, header);
+  }
 
   llvm::InitializeAllTargetInfos();
   llvm::InitializeAllTargets();
@@ -471,13 +493,9 @@ int main(int argc, char **argv) {
 
   PendingOutputs outputs;
   if (emit == Emit::LLVMIR) {
-    if (toStdout) {
-      llvmModule->print(llvm::outs(), nullptr);
-    } else if (llvm::Error err = outputs.add(outputFile, [&](auto &os) {
-                 llvmModule->print(os, nullptr);
-               })) {
+    if (llvm::Error err = addTextOutput(
+            outputs, [&](auto &os) { llvmModule->print(os, nullptr); }))
       return fail(llvm::toString(std::move(err)));
-    }
   } else {
     llvm::SmallVector<char, 0> object;
     llvm::raw_svector_ostream os(object);
@@ -509,12 +527,5 @@ int main(int argc, char **argv) {
       outputs.add(std::move(*library), outputFile);
     }
   }
-
-  if (!headerPath.empty())
-    if (llvm::Error err =
-            outputs.add(headerPath, [&](auto &os) { os << header; }))
-      return fail(llvm::toString(std::move(err)));
-  if (llvm::Error err = outputs.commit())
-    return fail(llvm::toString(std::move(err)));
-  return 0;
+  return commitOutputs(outputs, headerPath, header);
 }
